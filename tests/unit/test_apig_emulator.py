@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -571,3 +572,72 @@ def test_stop_frees_the_port(clock: FakeClock) -> None:
         probe.bind(("127.0.0.1", port))
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+
+def test_query_string_is_part_of_the_signature(emu: ApigEmulator) -> None:
+    """Given SDK-signed query parameters (unsorted, with spaces and UTF-8), then 200; altered, then 401."""
+    emu.script(TASK, [Step.waiting()])
+    path = task_path()
+    request = SdkRequest(
+        method="GET",
+        schema="http",
+        host=emu.url.removeprefix("http://"),
+        resource_path=path,
+        query_params=[("z", "1"), ("a", "b c/é~"), ("limit", 10)],
+        header_params={"Content-Type": "application/json"},
+        body="",
+    )
+    BasicCredentials(AK, SK, PROJECT).sign_request(request)
+    headers = dict(request.header_params)
+    code, _, _ = send(emu, "GET", request.uri, headers)
+    assert code == 200
+    code, body, _ = send(emu, "GET", request.uri.replace("z=1", "z=2"), headers)
+    _error(code, body, "APIG.1002")
+
+
+def test_keep_alive_session_with_errors_and_posts(emu: ApigEmulator) -> None:
+    """Given one keep-alive session (as the SDK's requests client uses), then mixed answers all arrive."""
+    requests = pytest.importorskip("requests")
+    emu.script(TASK, [Step.error(500, "APIG.9008", "busy"), Step.waiting()])
+    export_path = f"/v2/{PROJECT}/apigw/instances/{INSTANCE}/openapi/async-export"
+    export_body = json.dumps({"env_id": "e", "group_id": "g"}).encode()
+    with requests.Session() as session:
+        statuses = []
+        for _ in range(3):
+            statuses.append(
+                session.get(emu.url + task_path(), headers=signed(emu, "GET", task_path())).status_code
+            )
+            statuses.append(
+                session.get(emu.url + task_path("missing"), headers={"X-Auth-Token": TOKEN}).status_code
+            )
+            answer = session.post(
+                emu.url + export_path,
+                data=export_body,
+                headers=signed(emu, "POST", export_path, body=export_body),
+            )
+            statuses.append(answer.status_code)
+    assert statuses == [500, 404, 200, 200, 404, 200, 200, 404, 200]
+
+
+def test_stop_is_prompt_during_a_slow_answer(clock: FakeClock) -> None:
+    """Given a client waiting on a 30 s slow step, when stop() is called, then it returns quickly."""
+    emulator = ApigEmulator(tokens={TOKEN}, clock=clock)
+    emulator.start()
+    emulator.script(TASK, [Step.slow(30, Step.waiting())])
+    outcome: list[object] = []
+
+    def poll() -> None:
+        try:
+            outcome.append(send(emulator, "GET", task_path(), {"X-Auth-Token": TOKEN})[0])
+        except OSError as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=poll)
+    thread.start()
+    time.sleep(0.3)
+    started = time.monotonic()
+    emulator.stop()
+    assert time.monotonic() - started < 3
+    thread.join(5)
+    assert not thread.is_alive()
+    assert outcome
