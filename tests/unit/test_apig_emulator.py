@@ -568,8 +568,11 @@ def test_stop_frees_the_port(clock: FakeClock) -> None:
     emulator.stop()
     assert time.monotonic() - started < 3
     idle.close()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", port))
+    # Then a new emulator can listen on the same port (as any server would, with SO_REUSEADDR)...
+    again = ApigEmulator(tokens={TOKEN}, clock=clock, port=port)
+    assert again.start() == url
+    again.stop()
+    # ...and once that one stopped too, nothing listens there any more.
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
 

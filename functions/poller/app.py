@@ -1,0 +1,42 @@
+"""Poller: SQS batch consumer that polls APIG async tasks (partial batch responses)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from taskwatch import runtime
+from taskwatch.poller import process_record
+from taskwatch.watcher import Watcher
+
+logger = Logger(service="taskwatch-poller")
+metrics = Metrics(namespace="ApigTaskwatch", service="taskwatch-poller")
+tracer = Tracer(service="taskwatch-poller")
+processor = BatchProcessor(event_type=EventType.SQS)
+
+LEASE_MARGIN_SECONDS = 5.0
+
+
+@tracer.capture_lambda_handler
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext, watcher: Watcher | None = None) -> dict[str, Any]:
+    active = watcher or runtime.watcher()
+    # A claim is held at most until this invocation is over; SQS's visibility timeout is longer.
+    lease_seconds = context.get_remaining_time_in_millis() / 1000 + LEASE_MARGIN_SECONDS
+
+    def record_handler(record: SQSRecord) -> None:
+        process_record(
+            record,
+            watcher=active,
+            dead_letters=runtime.poll_queue(),
+            lease_seconds=lease_seconds,
+            logger=logger,
+            metrics=metrics,
+        )
+
+    return process_partial_response(  # type: ignore[return-value]event=event, record_handler=record_handler, processor=processor,
+                                    context=context)

@@ -1,0 +1,208 @@
+"""DynamoDB adapter: task records in TASK_TABLE (partition key `pk`, TTL `expires_at`).
+
+Every write is one conditional UpdateItem/PutItem; the conditions are the fences described in
+watcher.py. A lost condition returns the record as it was (ReturnValuesOnConditionCheckFailure),
+so deciding what a duplicate should do costs no extra read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from decimal import Decimal
+from typing import Any
+
+from taskwatch.aws import aws_call, error_code
+from taskwatch.model import PollMessage
+from taskwatch.records import RETENTION_SECONDS, ClaimResult, Fenced, TaskRecord, Terminal
+
+_CONDITION_FAILED = "ConditionalCheckFailedException"
+_RECORD_FIELDS = {f.name for f in fields(TaskRecord)}
+
+
+def task_key(task_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"task#{task_id}"}}
+
+
+class DynamoTaskRecords:
+    def __init__(self, table: str, client: Any) -> None:
+        from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+        self._table = table
+        self._client = client
+        self._serializer = TypeSerializer()
+        self._deserializer = TypeDeserializer()
+
+    # --- the poller's fences ------------------------------------------------------------------------------
+
+    def claim(
+        self, message: PollMessage, *, claim_id: str, now: float, lease_until: float,
+        next_poll_at: float, first_poll_at: float, deadline: float,
+    ) -> ClaimResult:
+        values = {
+            ":task_id": message.task_id,
+            ":project_id": message.project_id,
+            ":instance_id": message.instance_id,
+            ":region": message.region,
+            ":expected_type": message.expected_type,
+            ":source": message.source,
+            ":polling": "polling",
+            ":queued": "queued",
+            ":attempts": message.attempt + 1,
+            ":prev": message.attempt,
+            ":claim_id": claim_id,
+            ":lease_until": _num(lease_until),
+            ":next_poll_at": _num(next_poll_at),
+            ":first_poll_at": _num(first_poll_at),
+            ":now": _num(now),
+            ":via": "queue",
+            ":expires_at": int(deadline + RETENTION_SECONDS),
+        }
+        update = (
+            "SET task_id = :task_id, project_id = :project_id, instance_id = :instance_id, "
+            "#region = if_not_exists(#region, :region), expected_type = if_not_exists(expected_type, :expected_type), "
+            "#source = if_not_exists(#source, :source), #status = :polling, attempts = :attempts, "
+            "claim_id = :claim_id, lease_until = :lease_until, next_poll_at = :next_poll_at, "
+            "first_poll_at = if_not_exists(first_poll_at, :first_poll_at), "
+            "first_seen_at = if_not_exists(first_seen_at, :now), updated_at = :now, "
+            "submitted_via = if_not_exists(submitted_via, :via), expires_at = :expires_at"
+        )
+        condition = "attribute_not_exists(pk) OR (attempts = :prev AND #status IN (:queued, :polling))"
+        names = {"#status": "status", "#region": "region", "#source": "source"}
+        return self._conditional_update(message.task_id, update, condition, names, values)
+
+    def take_over(self, task_id: str, *, claim_id: str, now: float, lease_until: float) -> bool:
+        result = self._conditional_update(
+            task_id,
+            "SET lease_until = :lease_until, updated_at = :now",
+            "claim_id = :claim_id AND lease_until <= :now",
+            {},
+            {":claim_id": claim_id, ":now": _num(now), ":lease_until": _num(lease_until)},
+        )
+        return result.won
+
+    def finish(self, task_id: str, *, claim_id: str, now: float, terminal: Terminal, notified: bool) -> None:
+        self._fenced_update(
+            task_id,
+            "SET #status = :outcome, outcome = :outcome, task_type = :task_type, error_code = :error_code, "
+            "error_msg = :error_msg, failures = :failures, export = :export, report = :report, "
+            "notified = :notified, updated_at = :now, expires_at = :expires_at REMOVE next_poll_at",
+            {
+                ":claim_id": claim_id,
+                ":outcome": terminal.outcome.value,
+                ":task_type": terminal.task_type,
+                ":error_code": terminal.error_code,
+                ":error_msg": terminal.error_msg,
+                ":failures": terminal.failures,
+                ":export": terminal.export,
+                ":report": terminal.report,
+                ":notified": notified,
+                ":now": _num(now),
+                ":expires_at": int(now + RETENTION_SECONDS),
+            },
+            names={"#status": "status"},
+        )
+
+    def mark_notified(self, task_id: str, *, claim_id: str, now: float) -> None:
+        self._fenced_update(
+            task_id, "SET notified = :true, updated_at = :now",
+            {":claim_id": claim_id, ":true": True, ":now": _num(now)},
+        )
+
+    # --- reads and the webhook's entry -----------------------------------------------------------------
+
+    def get(self, task_id: str) -> TaskRecord | None:
+        with aws_call("reading the task record"):
+            item = self._client.get_item(TableName=self._table, Key=task_key(task_id), ConsistentRead=True).get(
+                "Item"
+            )
+        return self._record(item) if item else None
+
+    def create_queued(self, message: PollMessage, *, now: float) -> ClaimResult:
+        record = {
+            "task_id": message.task_id,
+            "project_id": message.project_id,
+            "instance_id": message.instance_id,
+            "region": message.region,
+            "expected_type": message.expected_type,
+            "source": message.source,
+            "status": "queued",
+            "attempts": 0,
+            "first_seen_at": _num(now),
+            "updated_at": _num(now),
+            "submitted_via": "webhook",
+            "notified": False,
+            "expires_at": int(now + (message.max_wait_seconds or 604_800) + RETENTION_SECONDS),
+        }
+        item = {**task_key(message.task_id), **{k: self._serializer.serialize(v) for k, v in record.items()}}
+        with aws_call("recording the task"):
+            try:
+                self._client.put_item(
+                    TableName=self._table,
+                    Item=item,
+                    ConditionExpression="attribute_not_exists(pk)",
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+            except Exception as exc:
+                if error_code(exc) != _CONDITION_FAILED:
+                    raise
+                return ClaimResult(False, self._old_record(exc, message.task_id))
+        return ClaimResult(True, None)
+
+    # --- plumbing ----------------------------------------------------------------------------------------
+
+    def _fenced_update(
+        self, task_id: str, update: str, values: dict[str, Any], names: dict[str, str] | None = None
+    ) -> None:
+        if not self._conditional_update(task_id, update, "claim_id = :claim_id", names or {}, values).won:
+            raise Fenced(task_id)
+
+    def _conditional_update(
+        self, task_id: str, update: str, condition: str, names: dict[str, str], values: dict[str, Any]
+    ) -> ClaimResult:
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": task_key(task_id),
+            "UpdateExpression": update,
+            "ConditionExpression": condition,
+            "ExpressionAttributeValues": {k: self._serializer.serialize(v) for k, v in values.items()},
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        if names:
+            request["ExpressionAttributeNames"] = names
+        with aws_call("writing the task record"):
+            try:
+                self._client.update_item(**request)
+            except Exception as exc:
+                if error_code(exc) != _CONDITION_FAILED:
+                    raise
+                return ClaimResult(False, self._old_record(exc, task_id))
+        return ClaimResult(True, None)
+
+    def _old_record(self, exc: BaseException, task_id: str) -> TaskRecord | None:
+        item = getattr(exc, "response", {}).get("Item")
+        if item:
+            return self._record(item)
+        # Older emulators do not return the item with the failed condition: read it instead.
+        return self.get(task_id)
+
+    def _record(self, item: dict[str, Any]) -> TaskRecord:
+        data = {k: _plain(self._deserializer.deserialize(v)) for k, v in item.items() if k in _RECORD_FIELDS}
+        data["failures"] = data.get("failures") or []
+        data["notified"] = bool(data.get("notified"))
+        data["lease_until"] = float(data.get("lease_until") or 0.0)
+        data["attempts"] = int(data.get("attempts") or 0)
+        return TaskRecord(**data)
+
+
+def _num(value: float) -> Decimal:
+    return Decimal(str(round(value, 3)))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value

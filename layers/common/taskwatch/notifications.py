@@ -1,0 +1,75 @@
+"""Notifications: what a subscriber receives for an outcome (SPEC "Notifications")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from taskwatch.model import Outcome
+from taskwatch.records import TaskRecord, Terminal
+
+SUBJECT_LIMIT = 100
+
+_VERBS = {
+    Outcome.SUCCEEDED: "succeeded",
+    Outcome.PARTIAL_FAILURE: "partially failed",
+    Outcome.FAILED: "failed",
+    Outcome.NOT_FOUND: "not found",
+    Outcome.UNAUTHORIZED: "unauthorized",
+    Outcome.TIMED_OUT: "timed out",
+    Outcome.ERROR: "error",
+}
+
+
+@dataclass(frozen=True)
+class Notification:
+    subject: str
+    message: dict[str, Any]
+    outcome: str
+    task_type: str
+
+
+class Notifier(Protocol):
+    def publish(self, notification: Notification) -> str: ...
+
+
+def should_notify(outcome: Outcome, notify_on_success: bool) -> bool:
+    return outcome is not Outcome.SUCCEEDED or notify_on_success
+
+
+def build_notification(record: TaskRecord, terminal: Terminal, *, now: float) -> Notification:
+    task_type = terminal.task_type or record.task_type or record.expected_type or "unknown"
+    outcome = terminal.outcome
+    message = {
+        "task_id": record.task_id,
+        "project_id": record.project_id,
+        "instance_id": record.instance_id,
+        "task_type": task_type,
+        "outcome": outcome.value,
+        "error_code": terminal.error_code,
+        "error_msg": terminal.error_msg,
+        "failures": terminal.failures,
+        "export": terminal.export,
+        "source": record.source,
+        "attempts": record.attempts,
+        "elapsed_seconds": round(max(0.0, now - (record.first_poll_at or record.first_seen_at or now)), 3),
+    }
+    return Notification(
+        subject=subject_line(task_type, record.task_id, outcome, terminal.error_code, len(terminal.failures)),
+        message=message,
+        outcome=outcome.value,
+        task_type=task_type,
+    )
+
+
+def subject_line(task_type: str, task_id: str, outcome: Outcome, error_code: str | None, failures: int) -> str:
+    """One line, at most 100 characters (SNS's limit), naming the task and the error code."""
+    kind = {"import_api": "import", "export_api": "export"}.get(task_type, "task")
+    head = f"APIG {kind} {_VERBS[outcome]}"
+    if outcome is Outcome.PARTIAL_FAILURE:
+        head += f", {failures} API(s) failed"
+    if error_code:
+        head += f" ({' '.join(error_code.split())[:30]})"
+    room = SUBJECT_LIMIT - len(head) - 2
+    shown = task_id if len(task_id) <= room else task_id[: max(room - 3, 0)] + "..."
+    return f"{head}: {shown}"

@@ -1,0 +1,65 @@
+"""The poller's per-record work: validate the message, run one watcher step, log and measure it."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from taskwatch.errors import InvalidMessage
+from taskwatch.model import parse_poll_message
+from taskwatch.watcher import Step, Watcher
+
+
+class DeadLetters(Protocol):
+    def dead_letter(self, body: str, reason: str) -> bool: ...
+
+
+def process_record(
+    record: Any,
+    *,
+    watcher: Watcher,
+    dead_letters: DeadLetters,
+    lease_seconds: float,
+    logger: Logger,
+    metrics: Metrics,
+) -> None:
+    """Handle one SQS record. Raising marks it failed in the batch response, so SQS redelivers it."""
+    body: str = record.body
+    try:
+        message = parse_poll_message(body)
+    except InvalidMessage as exc:
+        # Never reaches APIG and never blocks the batch: moved to the DLQ at once when there is one.
+        moved = dead_letters.dead_letter(body, "; ".join(exc.details))
+        logger.error(
+            "invalid poll message",
+            message_id=record.message_id,
+            details=exc.details,
+            disposition="dead-lettered" if moved else "dropped",
+        )
+        metrics.add_metric(name="InvalidMessages", unit=MetricUnit.Count, value=1)
+        return
+
+    logger.append_keys(task_id=message.task_id)
+    try:
+        result = watcher.handle(message, delivery_id=record.message_id, lease_seconds=lease_seconds)
+        fields: dict[str, Any] = {"attempt": message.attempt + 1, "step": result.step.value}
+        if result.step is Step.POLLING:
+            metrics.add_metric(name="Polls", unit=MetricUnit.Count, value=1)
+            logger.info("task still running", next_poll_in=result.delay_seconds, **fields)
+        elif result.step is Step.FINISHED:
+            assert result.outcome is not None
+            metrics.add_metric(name="Polls", unit=MetricUnit.Count, value=1)
+            metrics.add_metric(name=f"Outcome_{result.outcome.value}", unit=MetricUnit.Count, value=1)
+            if result.detection_lag is not None:
+                metrics.add_metric(name="DetectionLag", unit=MetricUnit.Seconds, value=result.detection_lag)
+            logger.info("task finished", outcome=result.outcome.value, **fields)
+        elif result.step is Step.DUPLICATE:
+            metrics.add_metric(name="DuplicateDeliveries", unit=MetricUnit.Count, value=1)
+            logger.info("duplicate delivery dropped", **fields)
+        else:
+            logger.info("redelivery deferred until the claim can be resumed", retry_in=result.delay_seconds,
+                        **fields)
+    finally:
+        logger.remove_keys(["task_id"])

@@ -1,0 +1,54 @@
+"""Wiring: the real adapters built from Settings, once per execution environment."""
+
+from __future__ import annotations
+
+import functools
+
+from taskwatch.apig import ApigClient
+from taskwatch.aws import client
+from taskwatch.config import Settings
+from taskwatch.credentials import CredentialSource, EnvCredentials, SecretCredentials
+from taskwatch.dynamodb import DynamoTaskRecords
+from taskwatch.s3 import S3ExportStore
+from taskwatch.sns import SnsNotifier
+from taskwatch.sqs import SqsPollQueue
+from taskwatch.watcher import Watcher, WatchSettings
+
+
+@functools.cache
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+@functools.cache
+def huawei_credentials() -> CredentialSource:
+    secret_id = settings().huawei_credentials_secret_id
+    if secret_id:
+        return SecretCredentials(secret_id, client("secretsmanager"))
+    return EnvCredentials()
+
+
+@functools.cache
+def watcher() -> Watcher:
+    """The poller's Watcher with the real adapters; built on the first record, kept while warm."""
+    config = settings()
+    config.require("task_queue_url", "task_table", "export_bucket", "notify_topic_arn")
+    return Watcher(
+        settings=WatchSettings(config.policy, config.export_prefix, config.notify_on_success),
+        apig=ApigClient(huawei_credentials(), endpoint=config.apig_endpoint, default_region=config.huawei_region),
+        records=DynamoTaskRecords(config.task_table, client("dynamodb")),
+        queue=poll_queue(),
+        store=S3ExportStore(config.export_bucket or "", client("s3")),
+        notifier=SnsNotifier(config.notify_topic_arn or "", client("sns")),
+    )
+
+
+@functools.cache
+def poll_queue() -> SqsPollQueue:
+    return SqsPollQueue(settings().task_queue_url, client("sqs"))
+
+
+def reset() -> None:
+    """Forget cached configuration and clients (tests that change the environment call this)."""
+    for cached in (settings, huawei_credentials, watcher, poll_queue, client):
+        cached.cache_clear()

@@ -1,0 +1,28 @@
+"""SNS adapter: outcome notifications (SPEC "Notifications")."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from taskwatch.aws import aws_call
+from taskwatch.notifications import Notification
+
+
+class SnsNotifier:
+    def __init__(self, topic_arn: str, client: Any) -> None:
+        self._topic_arn = topic_arn
+        self._client = client
+
+    def publish(self, notification: Notification) -> str:
+        with aws_call("publishing the notification"):
+            answer = self._client.publish(
+                TopicArn=self._topic_arn,
+                Subject=notification.subject,
+                Message=json.dumps(notification.message, ensure_ascii=False, sort_keys=True),
+                MessageAttributes={
+                    "outcome": {"DataType": "String", "StringValue": notification.outcome},
+                    "task_type": {"DataType": "String", "StringValue": notification.task_type},
+                },
+            )
+        return str(answer["MessageId"])

@@ -1,0 +1,55 @@
+"""SQS adapter: poll messages (re-enqueue with a delay) and the dead-letter queue for poison messages."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from taskwatch.aws import aws_call
+from taskwatch.model import PollMessage
+
+
+class SqsPollQueue:
+    def __init__(self, queue_url: str, client: Any) -> None:
+        self._queue_url = queue_url
+        self._client = client
+        self._dead_letter_url: str | None = None
+        self._dead_letter_known = False
+
+    def send(self, message: PollMessage, *, delay_seconds: int) -> str:
+        with aws_call("re-enqueueing the poll"):
+            answer = self._client.send_message(
+                QueueUrl=self._queue_url,
+                MessageBody=message.to_json(),
+                DelaySeconds=max(0, min(delay_seconds, 900)),
+            )
+        return str(answer["MessageId"])
+
+    def dead_letter(self, body: str, reason: str) -> bool:
+        """Move an invalid message to the queue's DLQ at once; False when the queue has none."""
+        url = self._dlq_url()
+        if url is None:
+            return False
+        with aws_call("dead-lettering an invalid message"):
+            self._client.send_message(
+                QueueUrl=url,
+                MessageBody=body,
+                MessageAttributes={"rejected_because": {"DataType": "String", "StringValue": reason[:1000]}},
+            )
+        return True
+
+    def _dlq_url(self) -> str | None:
+        if not self._dead_letter_known:
+            with aws_call("reading the queue's redrive policy"):
+                attributes = self._client.get_queue_attributes(
+                    QueueUrl=self._queue_url, AttributeNames=["RedrivePolicy"]
+                ).get("Attributes", {})
+                policy = attributes.get("RedrivePolicy")
+                if policy:
+                    arn = json.loads(policy)["deadLetterTargetArn"]
+                    _, _, _, _, account, name = arn.split(":", 5)
+                    self._dead_letter_url = self._client.get_queue_url(
+                        QueueName=name, QueueOwnerAWSAccountId=account
+                    )["QueueUrl"]
+            self._dead_letter_known = True
+        return self._dead_letter_url
