@@ -38,5 +38,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext, watcher: Watch
             metrics=metrics,
         )
 
-    return process_partial_response(  # type: ignore[return-value]event=event, record_handler=record_handler, processor=processor,
-                                    context=context)
+    response = process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )
+    return dict(response)

@@ -84,7 +84,7 @@ class DynamoTaskRecords:
         self._fenced_update(
             task_id,
             "SET #status = :outcome, outcome = :outcome, task_type = :task_type, error_code = :error_code, "
-            "error_msg = :error_msg, failures = :failures, export = :export, report = :report, "
+            "error_msg = :error_msg, failures = :failures, #export = :export, report = :report, "
             "notified = :notified, updated_at = :now, expires_at = :expires_at REMOVE next_poll_at",
             {
                 ":claim_id": claim_id,
@@ -99,7 +99,7 @@ class DynamoTaskRecords:
                 ":now": _num(now),
                 ":expires_at": int(now + RETENTION_SECONDS),
             },
-            names={"#status": "status"},
+            names={"#status": "status", "#export": "export"},
         )
 
     def mark_notified(self, task_id: str, *, claim_id: str, now: float) -> None:
