@@ -76,9 +76,7 @@ class _Answer:
 
 
 class ApiError(Exception):
-    def __init__(
-        self, status: int, error_code: str, error_msg: str, headers: Mapping[str, str] | None = None
-    ):
+    def __init__(self, status: int, error_code: str, error_msg: str, headers: Mapping[str, str] | None = None):
         super().__init__(f"{status} {error_code}: {error_msg}")
         self.status = status
         self.error_code = error_code
@@ -90,12 +88,8 @@ def _json_bytes(payload: Any) -> bytes:
     return json.dumps(payload, ensure_ascii=False).encode("utf-8")
 
 
-def _error_answer(
-    status: int, error_code: str, error_msg: str, headers: Mapping[str, str] | None = None
-) -> _Answer:
-    return _Answer(
-        status, _json_bytes({"error_code": error_code, "error_msg": error_msg}), headers=dict(headers or {})
-    )
+def _error_answer(status: int, error_code: str, error_msg: str, headers: Mapping[str, str] | None = None) -> _Answer:
+    return _Answer(status, _json_bytes({"error_code": error_code, "error_msg": error_msg}), headers=dict(headers or {}))
 
 
 class ApigEmulator:
@@ -298,9 +292,7 @@ class ApigEmulator:
         with self._lock:
             self._requests.append(request)
 
-    def _authenticate(
-        self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
-    ) -> None:
+    def _authenticate(self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes) -> None:
         with self._lock:
             tokens = set(self._tokens)
             secrets = dict(self._credentials)
@@ -412,32 +404,24 @@ class ApigEmulator:
         }
         return _Answer(200, _json_bytes(payload))
 
-    def _post_import(
-        self, project_id: str, instance_id: str, headers: Mapping[str, str], body: bytes
-    ) -> _Answer:
+    def _post_import(self, project_id: str, instance_id: str, headers: Mapping[str, str], body: bytes) -> _Answer:
         fields, files = _parse_multipart(headers.get("content-type", ""), body)
         upload = files.get("file_name")
         if upload is None:
-            raise ApiError(
-                400, "APIG.2001", "The request parameters must be specified,parameterName:file_name"
-            )
+            raise ApiError(400, "APIG.2001", "The request parameters must be specified,parameterName:file_name")
         is_create = fields.get("is_create_group", "true").strip().lower()
         if is_create not in ("true", "false"):
             raise ApiError(400, "APIG.2011", "The parameter value is invalid,parameterName:is_create_group")
         group_id = fields.get("group_id", "").strip() or None
         if is_create == "false" and group_id is None:
-            raise ApiError(
-                400, "APIG.2001", "The request parameters must be specified,parameterName:group_id"
-            )
+            raise ApiError(400, "APIG.2001", "The request parameters must be specified,parameterName:group_id")
         extend_mode = fields.get("extend_mode", "merge").strip() or "merge"
         if extend_mode not in ("merge", "override"):
             raise ApiError(400, "APIG.2011", "The parameter value is invalid,parameterName:extend_mode")
         try:
             summary = summarize(upload)
         except SwaggerError as exc:
-            raise ApiError(
-                400, "APIG.2012", f"The parameter value is invalid,parameterName:file_name ({exc})"
-            ) from exc
+            raise ApiError(400, "APIG.2012", f"The parameter value is invalid,parameterName:file_name ({exc})") from exc
         outcome: Step
         if "broken" in summary.title.lower():
             outcome = Step.failed("APIG.3201", "The API group name already exists")
@@ -456,9 +440,7 @@ class ApigEmulator:
                         }
                     )
                 else:
-                    success.append(
-                        {"id": uuid.uuid4().hex, "action": action, "method": http_method, "path": api_path}
-                    )
+                    success.append({"id": uuid.uuid4().hex, "action": action, "method": http_method, "path": api_path})
             outcome = Step.succeed(import_result(success, failure, [], group_id))
         task_id = self.create_task("import_api", project_id, instance_id, outcome)
         return _Answer(200, _json_bytes({"task_id": task_id}))
@@ -473,9 +455,7 @@ class ApigEmulator:
         for name in ("env_id", "group_id"):
             value = request.get(name)
             if not isinstance(value, str) or not value:
-                raise ApiError(
-                    400, "APIG.2001", f"The request parameters must be specified,parameterName:{name}"
-                )
+                raise ApiError(400, "APIG.2001", f"The request parameters must be specified,parameterName:{name}")
         define = request.get("define", "all")
         if define not in ("all", "base", "full"):
             raise ApiError(400, "APIG.2011", "The parameter value is invalid,parameterName:define")
@@ -517,9 +497,7 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(
-        self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], emulator: ApigEmulator
-    ):
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], emulator: ApigEmulator):
         self.emulator = emulator
         self._conn_lock = threading.Lock()
         self._connections: set[socket.socket] = set()
@@ -620,12 +598,12 @@ class _Handler(BaseHTTPRequestHandler):
             answer = _error_answer(exc.status, exc.error_code, exc.error_msg, exc.headers)
         except Exception:  # a bug in the emulator: answer like APIG's own system error
             answer = _error_answer(500, "APIG.9999", "System error")
-        self._send(answer)
+        # Recorded before answering, so a client that got its answer also sees the record.
         recorded = {
-            name: (REDACTED if name.lower() in SENSITIVE_HEADERS else value)
-            for name, value in self.headers.items()
+            name: (REDACTED if name.lower() in SENSITIVE_HEADERS else value) for name, value in self.headers.items()
         }
         emulator._record(RecordedRequest(self.command, self.path, answer.status, recorded, received, task_id))
+        self._send(answer)
 
     def _send(self, answer: _Answer) -> None:
         self.send_response(answer.status)

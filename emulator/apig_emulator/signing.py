@@ -153,9 +153,7 @@ def verify(
     secret = secrets.get(auth.access_key)
     if secret is None:
         raise SignatureError("unknown access key")
-    canonical = canonical_request(
-        method, path, query, headers=headers, signed_headers=auth.signed_headers, body=body
-    )
+    canonical = canonical_request(method, path, query, headers=headers, signed_headers=auth.signed_headers, body=body)
     expected = sign(secret, string_to_sign(sdk_date.strip(), canonical))
     if not hmac.compare_digest(expected, auth.signature):
         raise SignatureError("signature does not match")

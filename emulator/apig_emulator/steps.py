@@ -43,9 +43,7 @@ class Step:
         return cls(kind="succeed", task_result=text)
 
     @classmethod
-    def failed(
-        cls, error_code: str = "APIG.3201", error_msg: str = "The API group name already exists"
-    ) -> Step:
+    def failed(cls, error_code: str = "APIG.3201", error_msg: str = "The API group name already exists") -> Step:
         text = json.dumps({"error_code": error_code, "error_msg": error_msg})
         return cls(kind="failed", task_result=text, error_code=error_code, error_msg=error_msg)
 

@@ -110,9 +110,7 @@ def summarize(data: bytes) -> SwaggerSummary:
     return _from_yaml(text)
 
 
-def export_document(
-    group_id: str, define: str, version: str, host_region: str = "cn-north-4"
-) -> dict[str, Any]:
+def export_document(group_id: str, define: str, version: str, host_region: str = "cn-north-4") -> dict[str, Any]:
     """A plausible Swagger 2.0 export of an API group with a couple of APIs."""
 
     def operation(op_id: str, backend: dict[str, Any]) -> dict[str, Any]:

@@ -124,16 +124,12 @@ def signed_get(emu: ApigEmulator, path: str, **kwargs: Any) -> tuple[int, Any, d
         (
             Step.failed("APIG.3201", "The API group name already exists"),
             "failed",
-            lambda r: (
-                json.loads(r) == {"error_code": "APIG.3201", "error_msg": "The API group name already exists"}
-            ),
+            lambda r: json.loads(r) == {"error_code": "APIG.3201", "error_msg": "The API group name already exists"},
         ),
         (
             Step.export_json('{"swagger": "2.0"}'),
             "succeed",
-            lambda r: (
-                json.loads(r)["FileType"] == ".json" and json.loads(r)["Comment"] == '{"swagger": "2.0"}'
-            ),
+            lambda r: json.loads(r)["FileType"] == ".json" and json.loads(r)["Comment"] == '{"swagger": "2.0"}',
         ),
         (
             Step.export_documented("swagger: '2.0'\n", file_type="yaml"),
@@ -141,9 +137,7 @@ def signed_get(emu: ApigEmulator, path: str, **kwargs: Any) -> tuple[int, Any, d
             lambda r: json.loads(r) == {"file_type": "yaml", "content": "swagger: '2.0'\n"},
         ),
         (
-            Step.import_report(
-                success=[{"id": "x", "action": "create", "method": "GET", "path": "/a"}], group_id="g1"
-            ),
+            Step.import_report(success=[{"id": "x", "action": "create", "method": "GET", "path": "/a"}], group_id="g1"),
             "succeed",
             lambda r: json.loads(r)["group_id"] == "g1" and json.loads(r)["failure"] == [],
         ),
@@ -382,9 +376,7 @@ def multipart(fields: dict[str, str], file_name: str, file_bytes: bytes) -> tupl
     boundary = "----emulatorboundary7MA4YWxkTrZu0gW"
     chunks: list[bytes] = []
     for name, value in fields.items():
-        chunks.append(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
-        )
+        chunks.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
     chunks.append(
         f'--{boundary}\r\nContent-Disposition: form-data; name="file_name"; filename="{file_name}"\r\n'
         f"Content-Type: application/octet-stream\r\n\r\n".encode()
@@ -607,12 +599,8 @@ def test_keep_alive_session_with_errors_and_posts(emu: ApigEmulator) -> None:
     with requests.Session() as session:
         statuses = []
         for _ in range(3):
-            statuses.append(
-                session.get(emu.url + task_path(), headers=signed(emu, "GET", task_path())).status_code
-            )
-            statuses.append(
-                session.get(emu.url + task_path("missing"), headers={"X-Auth-Token": TOKEN}).status_code
-            )
+            statuses.append(session.get(emu.url + task_path(), headers=signed(emu, "GET", task_path())).status_code)
+            statuses.append(session.get(emu.url + task_path("missing"), headers={"X-Auth-Token": TOKEN}).status_code)
             answer = session.post(
                 emu.url + export_path,
                 data=export_body,
