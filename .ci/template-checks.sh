@@ -94,7 +94,7 @@ echo "sam: $(sam --version) | $(cfn-lint --version) | checkov $("$CHECKOV" --ver
 step "sam validate --lint" sam validate --lint --region us-east-1 --template-file template.yaml
 step "cfn-lint + serverless rules" cfn-lint template.yaml -a cfn_lint_serverless.rules
 step "checkov" "$CHECKOV" -f template.yaml --framework cloudformation --skip-download --quiet --compact
-step "sam build" timeout 480 sam build --parallel --template-file template.yaml
+step "sam build" timeout 480 sam build --parallel --no-cached --template-file template.yaml
 step "pytest tests/template" env TASKWATCH_REQUIRE_BUILD=1 \
     "$TOOLS_DIR/sam/bin/python" -m pytest tests/template --confcutdir=tests/template -p no:cacheprovider -q
 

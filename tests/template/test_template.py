@@ -85,7 +85,7 @@ def function_role_ids(template: dict[str, Any]) -> dict[str, str]:
 
 def poller_queue_event(template: dict[str, Any]) -> dict[str, Any]:
     events = template["Resources"]["PollerFunction"]["Properties"]["Events"]
-    sqs_events = [event["Properties"] for event in events.values() if event["Type"] == "SQS"]
+    sqs_events: list[dict[str, Any]] = [e["Properties"] for e in events.values() if e["Type"] == "SQS"]
     assert len(sqs_events) == 1
     return sqs_events[0]
 
@@ -253,8 +253,10 @@ def test_export_bucket_is_private_versioned_encrypted_tls_only(template: dict[st
     bucket = template["Resources"]["ExportBucket"]["Properties"]
     policy = template["Resources"]["ExportBucketPolicy"]["Properties"]
     # Then public access is blocked four ways, ACLs are off, objects are versioned and encrypted
-    assert all(bucket["PublicAccessBlockConfiguration"][flag] is True for flag in (
-        "BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"))
+    assert all(
+        bucket["PublicAccessBlockConfiguration"][flag] is True
+        for flag in ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets")
+    )
     assert bucket["OwnershipControls"]["Rules"][0]["ObjectOwnership"] == "BucketOwnerEnforced"
     assert bucket["VersioningConfiguration"]["Status"] == "Enabled"
     sse = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
@@ -358,7 +360,8 @@ def test_each_function_reads_only_its_own_secret(template: dict[str, Any]) -> No
     for function_id, secret_id in expected.items():
         # Given the function's secret statements
         secret_statements = [
-            s for s in role_statements(template, roles[function_id])
+            s
+            for s in role_statements(template, roles[function_id])
             if any(a.startswith("secretsmanager:") for a in as_list(s["Action"]))
         ]
         # Then it may only GetSecretValue, and only on its own secret
@@ -400,6 +403,31 @@ def test_outputs_name_what_operators_and_ci_need(template: dict[str, Any]) -> No
     outputs = template["Outputs"]
     # Then each promised output is there
     for name in (
-        "WebhookUrl", "TaskQueueUrl", "ExportBucketName", "NotifyTopicArn", "TaskTableName", "DeadLetterQueueUrl"
+        "WebhookUrl",
+        "TaskQueueUrl",
+        "ExportBucketName",
+        "NotifyTopicArn",
+        "TaskTableName",
+        "DeadLetterQueueUrl",
     ):
         assert name in outputs, name
+
+
+def test_only_the_poller_may_write_to_the_dead_letter_queue(template: dict[str, Any]) -> None:
+    roles = function_role_ids(template)
+
+    def send_targets(function_id: str) -> list[Any]:
+        return [
+            resource
+            for s in role_statements(template, roles[function_id])
+            if "sqs:SendMessage" in as_list(s["Action"])
+            for resource in as_list(s["Resource"])
+        ]
+
+    # Given the queues each function may send to
+    poller, webhook = send_targets("PollerFunction"), send_targets("WebhookFunction")
+    # Then the webhook only enqueues polls, while the poller also dead-letters invalid messages
+    assert webhook == [{"Fn::GetAtt": ["TaskQueue", "Arn"]}]
+    assert sorted(map(repr, poller)) == sorted(
+        map(repr, [{"Fn::GetAtt": ["TaskQueue", "Arn"]}, {"Fn::GetAtt": ["TaskDeadLetterQueue", "Arn"]}])
+    )
