@@ -133,7 +133,10 @@ class DynamoTaskRecords:
             "notified": False,
             "expires_at": int(now + (message.max_wait_seconds or 604_800) + RETENTION_SECONDS),
         }
-        item = {**task_key(message.task_id), **{k: self._serializer.serialize(v) for k, v in record.items()}}
+        item = {
+            **task_key(message.task_id),
+            **{k: self._serializer.serialize(_dynamo_value(v)) for k, v in record.items()},
+        }
         with aws_call("recording the task"):
             try:
                 self._client.put_item(
@@ -164,7 +167,7 @@ class DynamoTaskRecords:
             "Key": task_key(task_id),
             "UpdateExpression": update,
             "ConditionExpression": condition,
-            "ExpressionAttributeValues": {k: self._serializer.serialize(v) for k, v in values.items()},
+            "ExpressionAttributeValues": {k: self._serializer.serialize(_dynamo_value(v)) for k, v in values.items()},
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
         if names:
@@ -196,6 +199,17 @@ class DynamoTaskRecords:
 
 def _num(value: float) -> Decimal:
     return Decimal(str(round(value, 3)))
+
+
+def _dynamo_value(value: Any) -> Any:
+    """CI's `source` may hold JSON numbers with a fraction; boto3 refuses floats, DynamoDB takes Decimals."""
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {k: _dynamo_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_dynamo_value(v) for v in value]
+    return value
 
 
 def _plain(value: Any) -> Any:

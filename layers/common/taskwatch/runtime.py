@@ -13,6 +13,7 @@ from taskwatch.s3 import S3ExportStore
 from taskwatch.sns import SnsNotifier
 from taskwatch.sqs import SqsPollQueue
 from taskwatch.watcher import Watcher, WatchSettings
+from taskwatch.webhook import Webhook, WebhookKeys
 
 
 @functools.cache
@@ -48,7 +49,19 @@ def poll_queue() -> SqsPollQueue:
     return SqsPollQueue(settings().task_queue_url, client("sqs"))
 
 
+@functools.cache
+def webhook() -> Webhook:
+    """The webhook's logic with the real adapters; the keys cache lives while the function is warm."""
+    config = settings()
+    config.require("task_queue_url", "task_table", "webhook_secret_id")
+    return Webhook(
+        records=DynamoTaskRecords(config.task_table, client("dynamodb")),
+        queue=poll_queue(),
+        keys=WebhookKeys(config.webhook_secret_id or "", client("secretsmanager")),
+    )
+
+
 def reset() -> None:
     """Forget cached configuration and clients (tests that change the environment call this)."""
-    for cached in (settings, huawei_credentials, watcher, poll_queue, client):
+    for cached in (settings, huawei_credentials, watcher, poll_queue, webhook, client):
         cached.cache_clear()
