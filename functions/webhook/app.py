@@ -63,7 +63,7 @@ def submit() -> Response[str]:
     submission = _webhook().submit(event.headers, _body())
     logger.append_keys(task_id=submission.task_id)
     logger.info(
-        "watch submitted", created=submission.created, enqueued=submission.enqueued, status=submission.status
+        "watch submitted", new_watch=submission.created, enqueued=submission.enqueued, status=submission.status
     )
     metrics.add_metric(name="WatchesCreated" if submission.created else "DuplicateSubmissions",
                        unit=MetricUnit.Count, value=1)
