@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 import secrets
 import uuid
@@ -208,6 +209,7 @@ def aws_emulator() -> Iterator[str]:
     """moto's ThreadedMotoServer on 127.0.0.1 (a free port); yields its endpoint URL."""
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request drowns everything else
     for key, value in LOCAL_AWS_ENV.items():
         os.environ.setdefault(key, value)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

@@ -1,0 +1,204 @@
+"""In-memory fakes of the watcher's ports, for unit tests of logic.
+
+Each one passes the same contract tests as its real adapter (tests/integration/test_contracts.py),
+so the fakes cannot quietly drift from DynamoDB, S3, SQS and SNS semantics.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from taskwatch.errors import DependencyError
+from taskwatch.model import PollMessage, TaskState
+from taskwatch.notifications import Notification
+from taskwatch.records import ClaimResult, Fenced, TaskRecord, Terminal
+
+
+class FakeRecords:
+    def __init__(self) -> None:
+        self.items: dict[str, TaskRecord] = {}
+        self.writes = 0
+
+    def claim(
+        self, message: PollMessage, *, claim_id: str, now: float, lease_until: float,
+        next_poll_at: float, first_poll_at: float, deadline: float,
+    ) -> ClaimResult:
+        self.writes += 1
+        old = self.items.get(message.task_id)
+        if old is not None and not (old.attempts == message.attempt and old.status in ("queued", "polling")):
+            return ClaimResult(False, old)
+        base = old or TaskRecord(
+            task_id=message.task_id, project_id=message.project_id, instance_id=message.instance_id,
+            status="polling", first_seen_at=now, submitted_via="queue",
+        )
+        self.items[message.task_id] = replace(
+            base,
+            project_id=message.project_id,
+            instance_id=message.instance_id,
+            region=base.region if base.region is not None else message.region,
+            expected_type=base.expected_type if base.expected_type is not None else message.expected_type,
+            source=base.source if base.source is not None else message.source,
+            status="polling",
+            attempts=message.attempt + 1,
+            claim_id=claim_id,
+            lease_until=lease_until,
+            next_poll_at=next_poll_at,
+            first_poll_at=base.first_poll_at if base.first_poll_at is not None else first_poll_at,
+            updated_at=now,
+        )
+        return ClaimResult(True, None)
+
+    def take_over(self, task_id: str, *, claim_id: str, now: float, lease_until: float) -> bool:
+        self.writes += 1
+        old = self.items.get(task_id)
+        if old is None or old.claim_id != claim_id or old.lease_until > now:
+            return False
+        self.items[task_id] = replace(old, lease_until=lease_until, updated_at=now)
+        return True
+
+    def finish(self, task_id: str, *, claim_id: str, now: float, terminal: Terminal, notified: bool) -> None:
+        self.writes += 1
+        old = self._fenced(task_id, claim_id)
+        self.items[task_id] = replace(
+            old,
+            status=terminal.outcome.value,
+            outcome=terminal.outcome.value,
+            task_type=terminal.task_type,
+            error_code=terminal.error_code,
+            error_msg=terminal.error_msg,
+            failures=copy.deepcopy(terminal.failures),
+            export=terminal.export,
+            report=terminal.report,
+            notified=notified,
+            updated_at=now,
+            next_poll_at=None,
+        )
+
+    def mark_notified(self, task_id: str, *, claim_id: str, now: float) -> None:
+        self.writes += 1
+        self.items[task_id] = replace(self._fenced(task_id, claim_id), notified=True, updated_at=now)
+
+    def get(self, task_id: str) -> TaskRecord | None:
+        return self.items.get(task_id)
+
+    def create_queued(self, message: PollMessage, *, now: float) -> ClaimResult:
+        self.writes += 1
+        old = self.items.get(message.task_id)
+        if old is not None:
+            return ClaimResult(False, old)
+        self.items[message.task_id] = TaskRecord(
+            task_id=message.task_id, project_id=message.project_id, instance_id=message.instance_id,
+            status="queued", region=message.region, expected_type=message.expected_type, source=message.source,
+            first_seen_at=now, updated_at=now, submitted_via="webhook",
+        )
+        return ClaimResult(True, None)
+
+    def _fenced(self, task_id: str, claim_id: str) -> TaskRecord:
+        old = self.items.get(task_id)
+        if old is None or old.claim_id != claim_id:
+            raise Fenced(task_id)
+        return old
+
+
+
+@dataclass
+class FakeQueue:
+    sent: list[tuple[PollMessage, int]] = field(default_factory=list)
+    dead: list[tuple[str, str]] = field(default_factory=list)
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def send(self, message: PollMessage, *, delay_seconds: int) -> str:
+        self.sent.append((message, delay_seconds))
+        return f"msg-{next(self._ids)}"
+
+    def dead_letter(self, body: str, reason: str) -> bool:
+        self.dead.append((body, reason))
+        return True
+
+
+@dataclass
+class FakeStore:
+    bucket: str = "fake-bucket"
+    objects: dict[str, tuple[bytes, str, dict[str, str]]] = field(default_factory=dict)
+    puts: int = 0
+
+    def put(self, key: str, body: bytes, *, content_type: str, metadata: dict[str, str]) -> None:
+        self.puts += 1
+        self.objects[key] = (bytes(body), content_type, dict(metadata))
+
+    def exists(self, key: str, *, size: int) -> bool:
+        return key in self.objects and len(self.objects[key][0]) == size
+
+
+@dataclass
+class FakeNotifier:
+    published: list[Notification] = field(default_factory=list)
+
+    def publish(self, notification: Notification) -> str:
+        self.published.append(notification)
+        return f"sns-{len(self.published)}"
+
+
+@dataclass
+class ScriptedApig:
+    """Answers per task id: TaskState values or exceptions to raise; the last one repeats."""
+
+    script: dict[str, list[TaskState | BaseException]] = field(default_factory=dict)
+    calls: dict[str, int] = field(default_factory=dict)
+
+    def get_task(self, message: PollMessage) -> TaskState:
+        steps = self.script[message.task_id]
+        index = self.calls.get(message.task_id, 0)
+        self.calls[message.task_id] = index + 1
+        answer = steps[min(index, len(steps) - 1)]
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+
+@dataclass
+class Clock:
+    now: float = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class Faulty:
+    """Wraps a port; the named method fails on its chosen calls, before or after doing the real work.
+
+    `after=True` models a lost answer: the effect happened, the caller saw an error.
+    """
+
+    def __init__(self, inner: Any, method: str, *, fail_on: set[int], after: bool = False) -> None:
+        self._inner = inner
+        self._method = method
+        self._fail_on = fail_on
+        self._after = after
+        self.calls = 0
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._inner, name)
+        if name != self._method:
+            return attr
+        return self._wrap(attr)
+
+    def _wrap(self, real: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self.calls += 1
+            failing = self.calls in self._fail_on
+            if failing and not self._after:
+                raise DependencyError(f"injected fault in {self._method}")
+            result = real(*args, **kwargs)
+            if failing:
+                raise DependencyError(f"injected fault after {self._method}")
+            return result
+
+        return call
