@@ -1,0 +1,157 @@
+"""Contract tests: each in-memory fake and its real adapter (over HTTP to moto's server) behave alike."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from taskwatch.dynamodb import DynamoTaskRecords
+from taskwatch.model import Outcome, PollMessage
+from taskwatch.notifications import Notification
+from taskwatch.records import Fenced, TaskRecords, Terminal
+from taskwatch.s3 import S3ExportStore
+from taskwatch.sns import SnsNotifier
+from taskwatch.sqs import SqsPollQueue
+from taskwatch.watcher import ExportStore
+from taskwatch_local.stack import LocalStack, create_stack
+from tests.fakes import FakeNotifier, FakeQueue, FakeRecords, FakeStore
+
+MESSAGE = PollMessage(project_id="p1", instance_id="i1", task_id="c1", region="cn-north-4",
+                      source={"pipeline": "7"})
+T0 = 1_800_000_000.0
+
+
+@pytest.fixture(scope="module")
+def stack(aws_endpoint: str) -> LocalStack:
+    return create_stack(aws_endpoint)
+
+
+@pytest.fixture(params=["fake", "dynamodb"])
+def records(request: pytest.FixtureRequest, stack: LocalStack) -> Iterator[TaskRecords]:
+    if request.param == "fake":
+        yield FakeRecords()
+    else:
+        yield DynamoTaskRecords(stack.table, stack.client("dynamodb"))
+
+
+def claim(records: TaskRecords, message: PollMessage, claim_id: str, now: float = T0) -> Any:
+    return records.claim(message, claim_id=claim_id, now=now, lease_until=now + 30, next_poll_at=now + 5,
+                         first_poll_at=now, deadline=now + 3600)
+
+
+def unique(task_id: str, request: pytest.FixtureRequest) -> PollMessage:
+    suffix = request.node.callspec.id.replace("-", "_")
+    return PollMessage(MESSAGE.project_id, MESSAGE.instance_id, f"{task_id}_{suffix}", MESSAGE.region,
+                       source=MESSAGE.source)
+
+
+def test_first_claim_wins_and_second_sees_the_record(records: TaskRecords, request: pytest.FixtureRequest) -> None:
+    message = unique("claim", request)
+    assert claim(records, message, "m1").won
+    lost = claim(records, message, "m2")
+    assert not lost.won and lost.record is not None
+    assert (lost.record.attempts, lost.record.claim_id, lost.record.status) == (1, "m1", "polling")
+    assert lost.record.source == {"pipeline": "7"} and lost.record.lease_until == T0 + 30
+
+
+def test_the_next_attempt_claims_after_the_previous(records: TaskRecords, request: pytest.FixtureRequest) -> None:
+    message = unique("chain", request)
+    assert claim(records, message, "m1").won
+    assert claim(records, PollMessage(**{**message.__dict__, "attempt": 1}), "m2").won
+    stale = claim(records, message, "m3")
+    assert not stale.won and stale.record is not None and stale.record.attempts == 2
+
+
+def test_take_over_only_after_the_lease(records: TaskRecords, request: pytest.FixtureRequest) -> None:
+    message = unique("lease", request)
+    claim(records, message, "m1")
+    assert not records.take_over(message.task_id, claim_id="m1", now=T0 + 10, lease_until=T0 + 40)
+    assert not records.take_over(message.task_id, claim_id="other", now=T0 + 31, lease_until=T0 + 61)
+    assert records.take_over(message.task_id, claim_id="m1", now=T0 + 31, lease_until=T0 + 61)
+
+
+def test_finish_is_fenced_by_the_claim(records: TaskRecords, request: pytest.FixtureRequest) -> None:
+    message = unique("finish", request)
+    claim(records, message, "m1")
+    terminal = Terminal(Outcome.PARTIAL_FAILURE, "import_api", "APIG.3201", "1 of 2 failed",
+                        failures=[{"method": "GET", "path": "/x", "error_code": "APIG.3201", "error_msg": "bad"}],
+                        report={"bucket": "b", "key": "k"})
+    with pytest.raises(Fenced):
+        records.finish(message.task_id, claim_id="m2", now=T0 + 1, terminal=terminal, notified=False)
+    records.finish(message.task_id, claim_id="m1", now=T0 + 1, terminal=terminal, notified=False)
+    records.mark_notified(message.task_id, claim_id="m1", now=T0 + 2)
+    record = records.get(message.task_id)
+    assert record is not None and record.terminal and record.notified
+    view = record.status_view()
+    assert (view["status"], view["outcome"], view["error_code"], view["attempts"]) == (
+        "partial_failure", "partial_failure", "APIG.3201", 1)
+    assert view["failures"][0]["path"] == "/x" and view["next_poll_at"] is None
+    assert view["first_seen_at"] == "2027-01-15T08:00:00Z"
+
+
+def test_queued_record_is_created_once_then_claimed(records: TaskRecords, request: pytest.FixtureRequest) -> None:
+    message = unique("queued", request)
+    assert records.create_queued(message, now=T0).won
+    again = records.create_queued(message, now=T0 + 1)
+    assert not again.won and again.record is not None and again.record.status == "queued"
+    assert claim(records, message, "m1").won
+    record = records.get(message.task_id)
+    assert record is not None and record.submitted_via == "webhook" and record.first_seen_at == T0
+
+
+def test_unknown_task_has_no_record(records: TaskRecords) -> None:
+    assert records.get("never-seen") is None
+
+
+@pytest.fixture(params=["fake", "s3"])
+def store(request: pytest.FixtureRequest, stack: LocalStack) -> ExportStore:
+    if request.param == "fake":
+        return FakeStore(bucket=stack.bucket)
+    return S3ExportStore(stack.bucket, stack.client("s3"))
+
+
+def test_store_keeps_bytes_and_knows_what_it_has(store: ExportStore, request: pytest.FixtureRequest) -> None:
+    key = f"exports/i1/{request.node.callspec.id}/swagger.yaml"
+    assert not store.exists(key, size=5)
+    store.put(key, b"a: b\n", content_type="application/yaml", metadata={"task-id": "t"})
+    assert store.exists(key, size=5)
+    assert not store.exists(key, size=6)
+
+
+@pytest.fixture(params=["fake", "sqs"])
+def queue(request: pytest.FixtureRequest, stack: LocalStack) -> Any:
+    if request.param == "fake":
+        return FakeQueue()
+    return SqsPollQueue(stack.queue_url, stack.client("sqs"))
+
+
+def test_queue_sends_a_message_that_parses_back(queue: Any, stack: LocalStack) -> None:
+    message_id = queue.send(MESSAGE, delay_seconds=0)
+    assert isinstance(message_id, str) and message_id
+    assert queue.dead_letter("junk", "body: not valid JSON")
+    if isinstance(queue, SqsPollQueue):
+        sqs = stack.client("sqs")
+        body = sqs.receive_message(QueueUrl=stack.queue_url, WaitTimeSeconds=1)["Messages"][0]["Body"]
+        assert json.loads(body)["task_id"] == "c1"
+        dead = sqs.receive_message(QueueUrl=stack.dlq_url, WaitTimeSeconds=1)["Messages"][0]["Body"]
+        assert dead == "junk"
+
+
+@pytest.fixture(params=["fake", "sns"])
+def notifier(request: pytest.FixtureRequest, stack: LocalStack) -> Any:
+    if request.param == "fake":
+        return FakeNotifier()
+    return SnsNotifier(stack.topic_arn, stack.client("sns"))
+
+
+def test_notifier_publishes_subject_message_and_attributes(notifier: Any, stack: LocalStack) -> None:
+    note = Notification("APIG import failed (APIG.3201): c1", {"task_id": "c1", "outcome": "failed"}, "failed",
+                        "import_api")
+    assert notifier.publish(note)
+    if isinstance(notifier, SnsNotifier):
+        [received] = stack.notifications(wait_seconds=1)
+        assert received == {"subject": note.subject, "message": note.message,
+                            "attributes": {"outcome": "failed", "task_type": "import_api"}}
