@@ -12,7 +12,7 @@ import logging
 import os
 import secrets
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +22,7 @@ import boto3
 REGION = "us-east-1"
 LOCAL_AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - moto's well-known dummy credential
+    "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_DEFAULT_REGION": REGION,
     "AWS_REGION": REGION,
 }
@@ -134,6 +134,18 @@ class LocalStack:
         return sum(int(v) for v in attributes.values())
 
 
+# The suffix of each resource's local name; template_resources can supply the template's logical ids instead.
+DEFAULT_RESOURCE_NAMES = {
+    "queue": "poll",
+    "dead_letter_queue": "dlq",
+    "bucket": "exports",
+    "topic": "notify",
+    "table": "tasks",
+    "huawei_secret": "huawei",
+    "webhook_secret": "webhook",
+}
+
+
 def new_webhook_key() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
@@ -144,18 +156,26 @@ def create_stack(
     settings: StackSettings | None = None,
     huawei_credentials: dict[str, str] | None = None,
     name: str | None = None,
+    resource_names: Mapping[str, str] | None = None,
 ) -> LocalStack:
-    """Create the stack's queue + DLQ, bucket, topic (+ inbox subscriber), table and secrets."""
+    """Create the stack's queue + DLQ, bucket, topic (+ inbox subscriber), table and secrets.
+
+    Each resource is named `{name}-{suffix}`, the suffix from `resource_names` (keys as in
+    DEFAULT_RESOURCE_NAMES) or the default.
+    """
     settings = settings or StackSettings()
     name = name or f"taskwatch-{uuid.uuid4().hex[:8]}"
+    suffix = {**DEFAULT_RESOURCE_NAMES, **(resource_names or {})}
     probe = LocalStack(endpoint, "", "", "", "", "", "", "", "", "", settings)
     sqs, s3, sns = probe.client("sqs"), probe.client("s3"), probe.client("sns")
     ddb, sm = probe.client("dynamodb"), probe.client("secretsmanager")
 
-    dlq_url = sqs.create_queue(QueueName=f"{name}-dlq", Attributes={"MessageRetentionPeriod": "1209600"})["QueueUrl"]
+    dlq_url = sqs.create_queue(
+        QueueName=f"{name}-{suffix['dead_letter_queue']}", Attributes={"MessageRetentionPeriod": "1209600"}
+    )["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     queue_url = sqs.create_queue(
-        QueueName=f"{name}-poll",
+        QueueName=f"{name}-{suffix['queue']}",
         Attributes={
             "VisibilityTimeout": str(settings.visibility_timeout),
             "RedrivePolicy": json.dumps(
@@ -164,16 +184,16 @@ def create_stack(
         },
     )["QueueUrl"]
 
-    bucket = f"{name}-exports"
+    bucket = f"{name}-{suffix['bucket']}".lower()
     s3.create_bucket(Bucket=bucket)
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
 
-    topic_arn = sns.create_topic(Name=f"{name}-notify")["TopicArn"]
+    topic_arn = sns.create_topic(Name=f"{name}-{suffix['topic']}")["TopicArn"]
     inbox_url = sqs.create_queue(QueueName=f"{name}-inbox")["QueueUrl"]
     inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=inbox_arn)
 
-    table = f"{name}-tasks"
+    table = f"{name}-{suffix['table']}"
     ddb.create_table(
         TableName=table,
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
@@ -185,9 +205,9 @@ def create_stack(
     )
 
     creds = huawei_credentials or {"ak": "LOCALAK" + secrets.token_hex(4).upper(), "sk": secrets.token_hex(20)}
-    huawei_secret = sm.create_secret(Name=f"{name}/huawei", SecretString=json.dumps(creds))["ARN"]
+    huawei_secret = sm.create_secret(Name=f"{name}/{suffix['huawei_secret']}", SecretString=json.dumps(creds))["ARN"]
     webhook_key = new_webhook_key()
-    webhook_secret = sm.create_secret(Name=f"{name}/webhook", SecretString=webhook_key)["ARN"]
+    webhook_secret = sm.create_secret(Name=f"{name}/{suffix['webhook_secret']}", SecretString=webhook_key)["ARN"]
 
     return LocalStack(
         endpoint=endpoint,
