@@ -126,13 +126,12 @@ def local_environment(
         apig.start()
         stack_of_things.callback(apig.stop)
 
-        # Imported before their loggers are quieted (Powertools creates them at import).
-        from functions.poller.app import lambda_handler as poller_handler
-        from functions.webhook import app as _webhook_app  # noqa: F401
-
+        # Loaded before their loggers are quieted (Powertools creates them at import).
+        poller_handler = template.handler(template.poller)
+        webhook_handler = template.handler(template.webhook)
         stack_of_things.enter_context(_function_environment(stack.function_env(apig_endpoint=apig.url), quiet))
 
-        webhook = LocalHttpApi()
+        webhook = LocalHttpApi(webhook_handler, function_name=template.webhook)
         webhook.start()
         stack_of_things.callback(webhook.stop)
 

@@ -7,9 +7,12 @@ are read from the template, so the demo cannot drift from the deployed shape.
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml  # type: ignore[import-untyped, unused-ignore]  # types-PyYAML is not a dev dependency
 
@@ -69,6 +72,27 @@ class TemplateStack:
     webhook_secret: str
     poller: str
     webhook: str
+    handlers: dict[str, tuple[str, str]]  # function logical id -> (CodeUri, Handler)
+
+    def handler(self, function: str) -> Callable[[dict[str, Any], Any], Any]:
+        """The function's handler, loaded as Lambda does: `module.function` from the CodeUri directory.
+
+        The module is registered under its repository name (`functions.poller.app`), so a process that
+        already imported it (the tests) gets the very same module.
+        """
+        code_uri, handler = self.handlers[function]
+        module_file, _, attribute = handler.rpartition(".")
+        directory = TEMPLATE_PATH.parent / code_uri
+        name = ".".join([*Path(code_uri).parts, module_file])
+        module = sys.modules.get(name)
+        if module is None:
+            spec = importlib.util.spec_from_file_location(name, directory / f"{module_file}.py")
+            if spec is None or spec.loader is None:
+                raise TemplateError(f"cannot load {function}'s handler from {directory}")
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            spec.loader.exec_module(module)
+        return cast(Callable[[dict[str, Any], Any], Any], getattr(module, attribute))
 
 
 def _resource_of_type(resources: dict[str, Any], kind: str, *, having: str | None = None) -> str:
@@ -158,7 +182,18 @@ def read_template_stack(path: Path = TEMPLATE_PATH) -> TemplateStack:
         webhook_secret=_referenced(resources, webhook, "WEBHOOK_SECRET_ID"),
         poller=poller,
         webhook=webhook,
+        handlers={
+            name: (str(resources[name]["Properties"]["CodeUri"]), _handler_name(template, resources[name]))
+            for name in (poller, webhook)
+        },
     )
+
+
+def _handler_name(template: dict[str, Any], resource: dict[str, Any]) -> str:
+    handler = resource["Properties"].get("Handler") or template.get("Globals", {}).get("Function", {}).get("Handler")
+    if not isinstance(handler, str) or "." not in handler:
+        raise TemplateError("a function has no Handler (module.function)")
+    return handler
 
 
 def _referenced(resources: dict[str, Any], function: str, variable: str) -> str:
