@@ -113,7 +113,7 @@ def build_event(
             "accountId": "123456789012",
             "apiId": "local",
             "domainName": host,
-            "domainPrefix": host.split(".")[0],
+            "domainPrefix": host.split(".", maxsplit=1)[0],
             "http": {
                 "method": method,
                 "path": raw_path,
@@ -132,9 +132,10 @@ def build_event(
     if cookies:
         event["cookies"] = cookies
     if parts.query:
-        event["queryStringParameters"] = dict(
-            pair.split("=", 1) if "=" in pair else (pair, "") for pair in parts.query.split("&") if pair
-        )
+        event["queryStringParameters"] = {
+            unquote(name): unquote(value)
+            for name, _, value in (pair.partition("=") for pair in parts.query.split("&") if pair)
+        }
     if match:
         event["pathParameters"] = {"task_id": unquote(match.group(1))}
     if body:
@@ -150,7 +151,7 @@ class _HttpApiRequest(BaseHTTPRequestHandler):
     owner: LocalHttpApi
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # the function logs what matters; request lines would only repeat it
 
     def _dispatch(self) -> None:
@@ -162,7 +163,7 @@ class _HttpApiRequest(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         event = build_event(
             self.command, self.path, list(self.headers.items()), body,
-            host=self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2]),
+            host=self.headers.get("Host") or urlsplit(self.owner.url).netloc,
             source_ip=self.client_address[0],
         )
         try:

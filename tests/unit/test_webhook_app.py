@@ -312,8 +312,12 @@ def test_bad_signatures_do_not_flood_secrets_manager(world: World) -> None:
     world.keys = WebhookKeys("webhook", secrets, clock=world.clock)
     for _ in range(5):
         assert answer(world.call(request("POST", "/tasks", message(), key="whsec_" + "B" * 44)))[0] == 401
-    # The first read only; the refreshes are spaced out
-    assert secrets.reads == 2
+    # The first load and one forced refresh (two versions each); the next refresh waits its turn
+    assert secrets.reads == 4
+    world.clock.now += 11
+    wrong = request("POST", "/tasks", message(), key="whsec_" + "B" * 44, at=SIGNED_AT + 11)
+    assert answer(world.call(wrong))[0] == 401
+    assert secrets.reads == 6
 
 
 def test_logs_never_carry_signatures_or_keys(world: World, caplog: pytest.LogCaptureFixture) -> None:

@@ -72,8 +72,8 @@ class WebhookKeys:
     """The webhook key's AWSCURRENT and (when there is one) AWSPREVIOUS versions, from Secrets Manager.
 
     Kept for KEYS_CACHE_SECONDS across invocations. A well-formed signature that matches no cached
-    key forces one fresh read, so a rotated key works at once; forced reads are spaced by
-    MIN_REFRESH_INTERVAL_SECONDS so a flood of bad signatures cannot flood Secrets Manager.
+    key forces one fresh read, so a rotated key works at once; forced reads are at least
+    MIN_REFRESH_INTERVAL_SECONDS apart, so a flood of bad signatures cannot flood Secrets Manager.
     """
 
     def __init__(self, secret_id: str, client: Any, clock: Callable[[], float] = time.monotonic) -> None:
@@ -82,6 +82,7 @@ class WebhookKeys:
         self._clock = clock
         self._keys: list[str] | None = None
         self._fetched_at = 0.0
+        self._forced_at: float | None = None
 
     def current(self) -> Sequence[str]:
         if self._keys is None or self._clock() - self._fetched_at > KEYS_CACHE_SECONDS:
@@ -90,8 +91,10 @@ class WebhookKeys:
         return self._keys
 
     def refresh(self) -> bool:
-        if self._keys is not None and self._clock() - self._fetched_at < MIN_REFRESH_INTERVAL_SECONDS:
+        now = self._clock()
+        if self._forced_at is not None and now - self._forced_at < MIN_REFRESH_INTERVAL_SECONDS:
             return False
+        self._forced_at = now
         self._load()
         return True
 
