@@ -75,6 +75,7 @@ class FakeRecords:
             report=terminal.report,
             notified=notified,
             updated_at=now,
+            finished_at=now,
             next_poll_at=None,
         )
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from apig_emulator import ApigEmulator
 
+from apig_emulator import ApigEmulator
 from functions.poller import app as poller_app
 from taskwatch import runtime
 from taskwatch_local.event_source import SqsEventSource

@@ -4,13 +4,14 @@ and the SQS event-source stand-in delivering batches to the real handler."""
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from typing import Any
 
 import pytest
-from apig_emulator import Step
 
+from apig_emulator import Step
 from functions.poller import app as poller_app
 from taskwatch import runtime
 from taskwatch.watcher import Watcher
@@ -422,18 +423,32 @@ def test_secrets_never_appear_in_logs(harness: Harness, capsys: pytest.CaptureFi
     harness.apig.set_temporary({"TMPAK": ("TMPSK-planted-secret", "SECTOKEN-planted-secret")})
     harness.stack.client("secretsmanager").put_secret_value(
         SecretId=harness.stack.huawei_secret_id,
-        SecretString=json.dumps({"ak": "TMPAK", "sk": "TMPSK-planted-secret", "security_token": "SECTOKEN-planted-secret"}),
+        SecretString=json.dumps(
+            {"ak": "TMPAK", "sk": "TMPSK-planted-secret", "security_token": "SECTOKEN-planted-secret"}
+        ),
     )
     harness.apig.script("sec1", [Step.processing(), Step.failed(error_code="APIG.3201", error_msg="nope")],
                         task_type="import_api")
-    caplog.set_level(logging.DEBUG)
+    # INFO is what the functions run at (LOG_LEVEL); botocore's own DEBUG wire dumps would print any
+    # response body, which is why nothing in the stack enables them.
+    caplog.set_level(logging.INFO)
+    structured = io.StringIO()
+    handler = logging.StreamHandler(structured)
+    handler.setFormatter(poller_app.logger.registered_formatter)
+    powertools_logger = logging.getLogger(poller_app.logger.name)
+    powertools_logger.addHandler(handler)
     # When a watch runs through polls and a failure notification
-    harness.send(poll_message("sec1"))
-    harness.run_until_finished("sec1")
+    try:
+        harness.send(poll_message("sec1"))
+        harness.run_until_finished("sec1")
+    finally:
+        powertools_logger.removeHandler(handler)
     notes = harness.stack.notifications(wait_seconds=1)
     # Then no log line, notification or status answer contains them
     captured = capsys.readouterr()
-    text = captured.out + captured.err + caplog.text + json.dumps(notes) + json.dumps(harness.record("sec1"))
+    logs = structured.getvalue()
+    text = logs + captured.out + captured.err + caplog.text + json.dumps(notes) + json.dumps(harness.record("sec1"))
     assert "planted-secret" not in text and SK not in text
-    assert "sec1" in captured.out  # the logs were captured and do correlate by task id
+    lines = [json.loads(line) for line in logs.splitlines()]
+    assert [line["task_id"] for line in lines if line["message"] == "task finished"] == ["sec1"]
     assert AK  # the access key id is an identifier, not a secret

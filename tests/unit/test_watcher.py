@@ -19,7 +19,7 @@ from taskwatch.model import (
 )
 from taskwatch.policy import PollPolicy
 from taskwatch.watcher import Step, Watcher, WatchSettings, decide_outcome, export_file_name
-from tests.fakes import Clock, Faulty, FakeNotifier, FakeQueue, FakeRecords, FakeStore, ScriptedApig
+from tests.fakes import Clock, FakeNotifier, FakeQueue, FakeRecords, FakeStore, Faulty, ScriptedApig
 
 MESSAGE = PollMessage(project_id="p1", instance_id="i1", task_id="t1", source={"run": "42"})
 LEASE = 30.0
@@ -132,13 +132,13 @@ def test_redelivery_after_a_failed_send_resumes_once_the_next_poll_is_overdue() 
     clock.advance(10)
     deferred = watcher.handle(MESSAGE, delivery_id="d1", lease_seconds=LEASE)
     assert deferred.step is Step.DEFERRED
-    continuation, delay = watcher.queue._inner.sent[-1]  # type: ignore[attr-defined]
+    continuation, delay = watcher.queue._inner.sent[-1]
     assert continuation.claim == "d1"
     # Then the continuation resumes the claim and sends the successor
     clock.advance(delay)
     resumed = watcher.handle(continuation, delivery_id="d9", lease_seconds=LEASE)
     assert resumed.step is Step.POLLING
-    assert watcher.queue._inner.sent[-1][0].attempt == 1  # type: ignore[attr-defined]
+    assert watcher.queue._inner.sent[-1][0].attempt == 1
 
 
 def test_a_lost_mark_after_publish_is_carried_forward_not_published_again() -> None:
@@ -151,7 +151,7 @@ def test_a_lost_mark_after_publish_is_carried_forward_not_published_again() -> N
     clock.advance(delay)
     assert watcher.handle(carry, delivery_id="d2", lease_seconds=LEASE).step is Step.FINISHED
     assert len(watcher.notifier.published) == 1  # type: ignore[attr-defined]
-    assert watcher.records.get("t1").notified  # type: ignore[union-attr]
+    assert watcher.records.get("t1").notified
     clock.advance(60)
     assert watcher.handle(MESSAGE, delivery_id="d1", lease_seconds=LEASE).step is Step.DUPLICATE
 
@@ -163,7 +163,7 @@ def test_a_failed_publish_is_retried_by_the_redelivery_from_the_record() -> None
         watcher.handle(MESSAGE, delivery_id="d1", lease_seconds=LEASE)
     clock.advance(LEASE + 1)
     assert watcher.handle(MESSAGE, delivery_id="d1", lease_seconds=LEASE).step is Step.FINISHED
-    [note] = watcher.notifier._inner.published  # type: ignore[attr-defined]
+    [note] = watcher.notifier._inner.published
     assert note.outcome == "partial_failure" and note.message["failures"][0]["path"] == "/x"
     assert watcher.apig.calls["t1"] == 1  # type: ignore[attr-defined]
 

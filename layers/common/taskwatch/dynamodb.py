@@ -85,7 +85,8 @@ class DynamoTaskRecords:
             task_id,
             "SET #status = :outcome, outcome = :outcome, task_type = :task_type, error_code = :error_code, "
             "error_msg = :error_msg, failures = :failures, #export = :export, report = :report, "
-            "notified = :notified, updated_at = :now, expires_at = :expires_at REMOVE next_poll_at",
+            "notified = :notified, finished_at = :now, updated_at = :now, expires_at = :expires_at "
+            "REMOVE next_poll_at",
             {
                 ":claim_id": claim_id,
                 ":outcome": terminal.outcome.value,

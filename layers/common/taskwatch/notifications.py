@@ -40,6 +40,7 @@ def should_notify(outcome: Outcome, notify_on_success: bool) -> bool:
 def build_notification(record: TaskRecord, terminal: Terminal, *, now: float) -> Notification:
     task_type = terminal.task_type or record.task_type or record.expected_type or "unknown"
     outcome = terminal.outcome
+    finished = terminal.finished_at if terminal.finished_at is not None else now
     message = {
         "task_id": record.task_id,
         "project_id": record.project_id,
@@ -52,7 +53,8 @@ def build_notification(record: TaskRecord, terminal: Terminal, *, now: float) ->
         "export": terminal.export,
         "source": record.source,
         "attempts": record.attempts,
-        "elapsed_seconds": round(max(0.0, now - (record.first_poll_at or record.first_seen_at or now)), 3),
+        # Measured to when the outcome was decided, so a re-sent notification is identical.
+        "elapsed_seconds": round(max(0.0, finished - (record.first_poll_at or record.first_seen_at or finished)), 3),
     }
     return Notification(
         subject=subject_line(task_type, record.task_id, outcome, terminal.error_code, len(terminal.failures)),

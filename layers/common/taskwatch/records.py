@@ -47,6 +47,7 @@ class TaskRecord:
     source: dict[str, Any] | None = None
     notified: bool = False
     submitted_via: str | None = None
+    finished_at: float | None = None
 
     @property
     def terminal(self) -> bool:
@@ -84,6 +85,7 @@ class Terminal:
     failures: list[dict[str, str]] = field(default_factory=list)
     export: dict[str, str] | None = None
     report: dict[str, str] | None = None
+    finished_at: float | None = None
 
 
 @dataclass(frozen=True)

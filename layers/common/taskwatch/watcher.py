@@ -221,6 +221,7 @@ class Watcher:
             terminal = self._store_result(message, state, terminal, resumed=resumed)
         notify = should_notify(terminal.outcome, self.settings.notify_on_success)
         now = self.clock()
+        terminal = replace(terminal, finished_at=now)
         self.records.finish(message.task_id, claim_id=claim_id, now=now, terminal=terminal, notified=not notify)
         lag = now - message.last_poll_at if message.last_poll_at is not None else None
         if notify:
@@ -239,6 +240,7 @@ class Watcher:
             failures=record.failures,
             export=record.export,
             report=record.report,
+            finished_at=record.finished_at,
         )
         if message.notified:
             self.records.mark_notified(message.task_id, claim_id=claim_id, now=self.clock())
