@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 # Modules that add subcommands; a new one only needs to be listed here.
-SUBCOMMAND_MODULES: tuple[str, ...] = ("taskwatch_local.ci", "taskwatch_local.demo")
+SUBCOMMAND_MODULES: tuple[str, ...] = ("taskwatch_local.ci", "taskwatch_local.demo", "taskwatch_local.local_up")
 
 Run = Callable[[argparse.Namespace], int]
 
