@@ -142,3 +142,9 @@ def test_poll_messages_round_trip_through_json(
     message = PollMessage(project_id, instance_id, task_id, source=source, attempt=attempt,
                           first_poll_at=first_poll_at, notified=notified)
     assert parse_poll_message(message.to_json()) == message
+
+
+@pytest.mark.parametrize("raw", ['{"project_id": NaN}', '{"source": {"x": Infinity}}', "[" * 100_000 + "]" * 100_000])
+def test_non_standard_or_absurdly_nested_json_is_invalid_not_a_crash(raw: str) -> None:
+    with pytest.raises(InvalidMessage):
+        parse_poll_message(raw)

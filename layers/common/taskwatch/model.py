@@ -87,8 +87,8 @@ def parse_poll_message(raw: str | bytes | dict[str, Any], *, allow_bookkeeping: 
         body: Any = raw
     else:
         try:
-            body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+            body = json.loads(raw, parse_constant=_refuse_constant)
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise InvalidMessage(["body: not valid JSON"]) from None
     if not isinstance(body, dict):
         raise InvalidMessage(["body: must be a JSON object"])
@@ -146,6 +146,10 @@ def parse_poll_message(raw: str | bytes | dict[str, Any], *, allow_bookkeeping: 
         claim=body.get("claim"),
         notified=body.get("notified", False),
     )
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def _bookkeeping_problems(body: dict[str, Any]) -> list[str]:
