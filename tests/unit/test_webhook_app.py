@@ -11,14 +11,13 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from taskwatch.errors import DependencyError
-from taskwatch.model import PollMessage
-from taskwatch.records import ClaimResult, TaskRecord
+
+from functions.webhook import app
+from taskwatch.records import TaskRecord
 from taskwatch.webhook import MAX_BODY_BYTES, Webhook, WebhookKeys
 from taskwatch.webhook_auth import sign_github, sign_standard
 from taskwatch_local.event_source import LocalContext
-
-from functions.webhook import app
+from tests.fakes import FakeQueue, FakeRecords, Faulty
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
@@ -35,39 +34,16 @@ SPEC_STATUS_FIELDS = {
 # --- in-memory ports ------------------------------------------------------------------------------------
 
 
-class MemoryRecords:
-    """create_queued/get with the DynamoDB adapter's semantics (conditional create, lost -> old record)."""
+class CountingRecords(FakeRecords):
+    """The contract-tested fake, also counting reads (a 401 must read nothing)."""
 
     def __init__(self) -> None:
-        self.items: dict[str, TaskRecord] = {}
+        super().__init__()
         self.reads = 0
-
-    def create_queued(self, message: PollMessage, *, now: float) -> ClaimResult:
-        existing = self.items.get(message.task_id)
-        if existing is not None:
-            return ClaimResult(False, existing)
-        self.items[message.task_id] = TaskRecord(
-            task_id=message.task_id, project_id=message.project_id, instance_id=message.instance_id,
-            status="queued", region=message.region, expected_type=message.expected_type, source=message.source,
-            first_seen_at=now, updated_at=now, submitted_via="webhook",
-        )
-        return ClaimResult(True, None)
 
     def get(self, task_id: str) -> TaskRecord | None:
         self.reads += 1
-        return self.items.get(task_id)
-
-
-@dataclass
-class MemoryQueue:
-    sent: list[tuple[PollMessage, int]] = field(default_factory=list)
-    broken: bool = False
-
-    def send(self, message: PollMessage, *, delay_seconds: int) -> str:
-        if self.broken:
-            raise DependencyError("re-enqueueing the poll failed: ServiceUnavailable")
-        self.sent.append((message, delay_seconds))
-        return f"m{len(self.sent)}"
+        return super().get(task_id)
 
 
 @dataclass
@@ -110,8 +86,8 @@ class Clock:
 
 @dataclass
 class World:
-    records: MemoryRecords = field(default_factory=MemoryRecords)
-    queue: MemoryQueue = field(default_factory=MemoryQueue)
+    records: CountingRecords = field(default_factory=CountingRecords)
+    queue: Any = field(default_factory=FakeQueue)
     keys: Any = field(default_factory=lambda: StaticKeys([TEST_KEY]))
     clock: Clock = field(default_factory=Clock)
 
@@ -225,13 +201,12 @@ def test_resubmitting_a_finished_watch_answers_its_outcome(world: World) -> None
 
 
 def test_a_submission_whose_enqueue_failed_is_healed_by_the_retry(world: World) -> None:
-    # Given the queue fails after the record was written
-    world.queue.broken = True
+    # Given the queue fails once, after the record was written
+    world.queue = Faulty(FakeQueue(), "send", fail_on={1})
     status, body = answer(world.call(request("POST", "/tasks", message())))
     assert status == 503 and body["error"] == "unavailable"
     assert world.records.items["t1"].status == "queued"
     # When CI retries
-    world.queue.broken = False
     status, body = answer(world.call(request("POST", "/tasks", message())))
     # Then the still-queued watch is enqueued (the poller's claim drops any second copy)
     assert (status, body["status"]) == (202, "queued")
@@ -272,7 +247,7 @@ def test_bad_signature_answers_401_and_enqueues_nothing(world: World) -> None:
 )
 def test_unauthenticated_submissions_answer_401_and_touch_nothing(world: World, event: dict[str, Any]) -> None:
     assert answer(world.call(event)) == (401, {"error": "unauthorized"})
-    assert world.queue.sent == [] and world.records.items == {} and world.records.reads == 0
+    assert world.queue.sent == [] and world.records.writes == 0 and world.records.reads == 0
 
 
 def test_invalid_body_is_not_revealed_before_authentication(world: World) -> None:
