@@ -12,7 +12,10 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 # Modules that add subcommands; a new one only needs to be listed here.
-SUBCOMMAND_MODULES: tuple[str, ...] = ("taskwatch_local.ci", "taskwatch_local.demo", "taskwatch_local.local_up")
+SUBCOMMAND_MODULES: tuple[str, ...] = (
+    "taskwatch_local.ci", "taskwatch_local.demo", "taskwatch_local.local_up",
+    "taskwatch_local.watch",
+)
 
 Run = Callable[[argparse.Namespace], int]
 
