@@ -18,7 +18,6 @@ from dataclasses import dataclass, replace
 
 from apig_emulator import ApigEmulator
 from taskwatch import runtime
-
 from taskwatch_local.event_source import SqsEventSource
 from taskwatch_local.http_api import LocalHttpApi
 from taskwatch_local.stack import LocalStack, StackSettings, aws_emulator, create_stack
