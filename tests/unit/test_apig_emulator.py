@@ -13,9 +13,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from apig_emulator import ApigEmulator, Step
 from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.sdk_request import SdkRequest
+
+from apig_emulator import ApigEmulator, Step
 
 PROJECT = "0123456789abcdef0123456789abcdef"
 INSTANCE = "eddc4d25480b4cd6b512f270a1b8b341"
@@ -63,7 +64,7 @@ def task_path(task_id: str = TASK, project: str = PROJECT, instance: str = INSTA
 
 def send(
     emu: ApigEmulator, method: str, path: str, headers: dict[str, str], body: bytes = b""
-) -> tuple[int, dict[str, Any] | str, dict[str, str]]:
+) -> tuple[int, Any, dict[str, str]]:
     request = urllib.request.Request(emu.url + path, data=body or None, headers=headers, method=method)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
