@@ -13,6 +13,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from taskwatch import runtime
 from taskwatch.errors import DependencyError, InvalidMessage
 from taskwatch.webhook import MAX_BODY_BYTES, BodyTooLarge, TaskUnknown, Webhook, read_body, stage_of, status_url

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from apig_emulator import Step
-from taskwatch_local.ci import HttpAnswer, WebhookClient
-from taskwatch_local.http_api import LocalHttpApi
 
+from apig_emulator import Step
 from functions.poller import app as poller_app
 from functions.webhook import app as webhook_app
+from taskwatch_local.ci import HttpAnswer, WebhookClient
+from taskwatch_local.http_api import LocalHttpApi
 from tests.integration.conftest import INSTANCE_ID, PROJECT_ID, Harness, poll_message
 
 pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore:No application metrics to publish")]
