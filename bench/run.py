@@ -187,7 +187,18 @@ class ColdStart:
     profile: list[tuple[int, int, str]] = field(default_factory=list)  # cumulative us, self us, module
 
 
-def bench_cold_start(local: Local, n: int, workdir: Path) -> ColdStart:
+def layer_at(ref: str, workdir: Path) -> Path:
+    """The taskwatch package as it was at git `ref`, unpacked for PYTHONPATH (ahead of the editable install)."""
+    target = workdir / "layer-at-ref"
+    target.mkdir()
+    archive = subprocess.run(  # noqa: S603
+        ["git", "archive", ref, "layers/common/taskwatch"], cwd=ROOT, capture_output=True, check=True  # noqa: S607
+    ).stdout
+    subprocess.run(["tar", "-x", "--strip-components=2", "-C", str(target)], input=archive, check=True)  # noqa: S603,S607
+    return target
+
+
+def bench_cold_start(local: Local, n: int, workdir: Path, compare_ref: str | None = None) -> ColdStart:
     stack = new_stack(local)
     env = child_env(stack, local.apig.url)
     arn = queue_arn(stack)
@@ -196,17 +207,22 @@ def bench_cold_start(local: Local, n: int, workdir: Path) -> ColdStart:
     kinds = ["poller", "anchor"]
     if (ROOT / "functions" / "webhook" / "app.py").exists():
         kinds.insert(1, "webhook")
+    envs = {kind: env for kind in kinds}
+    if compare_ref:
+        kinds.insert(1, f"poller@{compare_ref}")
+        envs[kinds[1]] = {**env, "PYTHONPATH": str(layer_at(compare_ref, workdir))}
     out = ColdStart({kind: [] for kind in kinds})
     for i in range(n + 1):  # the first round warms the OS file cache and is not counted
-        for kind in kinds:
+        for label in kinds:
+            kind = label.split("@")[0]
             task_id = f"cold{i}{kind}{uuid.uuid4().hex[:8]}"
             local.apig.script(task_id, [Step.waiting()], task_type="export_api")
             event = webhook_event(stack.webhook_key, task_id) if kind == "webhook" else sqs_event(
                 poll_body(task_id, expected_type="export_api"), arn)
-            run = run_child(kind, event, env, workdir)
+            run = run_child(kind, event, envs[label], workdir)
             check_answer(kind, run.answer)
             if i > 0:
-                out.runs[kind].append(run)
+                out.runs[label].append(run)
     out.profile = import_profile(env)
     return out
 
@@ -651,11 +667,11 @@ def plot(schedule: dict[str, list[BucketStats]], scale: Scale, path: Path) -> No
     fig, (lag_ax, calls_ax, rate_ax) = plt.subplots(1, 3, figsize=(17, 4.8))
     mids = [math.sqrt(b.low * b.high) for b in next(iter(schedule.values()))]
     for name, buckets in schedule.items():
-        lag_ax.plot(mids, [b.lag_p95 for b in buckets], marker="o", label=name)
+        lag_ax.plot(mids, [b.bound_p95 for b in buckets], marker="o", label=name)
         calls_ax.plot(mids, [b.calls_mean for b in buckets], marker="o", label=name)
-    goal = [max(10.0, 0.1 * m) for m in mids]
-    lag_ax.plot(mids, goal, linestyle="--", color="grey", label="goal max(10 s, 10 %)")
-    for ax, title, label in ((lag_ax, "p95 detection lag", "lag (s)"), (calls_ax, "APIG calls per task", "calls")):
+    lag_ax.axhline(1.0, linestyle="--", color="grey", label="goal: lag <= max(10 s, 10 % of duration)")
+    for ax, title, label in ((lag_ax, "p95 of detection lag / max(10 s, 10 % of duration)", "ratio"),
+                             (calls_ax, "APIG calls per task (mean)", "calls")):
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("task duration (s), bucket middle")
@@ -754,7 +770,19 @@ def report(r: Results) -> str:  # noqa: PLR0915 - one page, written top to botto
         add("")
         add(f"Poller / anchor process time: **{ratio:.2f}** (median of per-round ratios: {per_pair:.2f}); goal <= 1.0: "
             f"{verdict(ratio <= 1.0)}.")
-        summary.append(f"cold start poller/anchor = {ratio:.2f} (goal <= 1.0: {verdict(ratio <= 1.0)})")
+        import_ratio = median([x.import_s for x in poller]) / median([x.import_s for x in anchor])
+        xray = next((c for c, _, name in r.cold.profile if name.strip() == "aws_xray_sdk.core"), 0) / 1000
+        add(f"Import alone: poller / anchor = {import_ratio:.2f}. The anchor does no I/O, while the poller's first "
+            "event creates three boto3 clients (Secrets Manager, DynamoDB, SQS) and makes four network calls; "
+            f"Powertools' Tracer (the template sets `Tracing: Active`) imports the X-Ray SDK "
+            f"({xray:.0f} ms cumulative below) and builds its sampling client. What a ratio <= 1.0 would take: "
+            "no Tracer (or X-Ray only when sampled), the Huawei signer and boto3 loaded by the anchor's budget, "
+            "i.e. a handler that is not doing the poller's job; that is not a sound trade for a poller whose "
+            "cold starts are rare (one per execution environment, kept warm by polls every few seconds). "
+            "Measured and kept instead: one boto3 session for all clients and S3/SNS clients created on first "
+            "use (see *Code changes*).")
+        summary.append(f"cold start poller/anchor = {ratio:.2f} (import only {import_ratio:.2f}; goal <= 1.0: "
+                       f"{verdict(ratio <= 1.0)})")
         add("")
         add("Import-time profile of the poller (`python -X importtime`, top 10 by cumulative time, one run; "
             "nested modules are included in their parents' cumulative figure):")
@@ -953,6 +981,21 @@ def report(r: Results) -> str:  # noqa: PLR0915 - one page, written top to botto
             f"interpreter on this machine: median **{pk.import_s * 1000:.0f} ms**.")
         add("")
 
+    add("## Code changes made for these figures")
+    add("")
+    add("- `layers/common/taskwatch/aws.py`: every boto3 client now comes from one cached `boto3.session.Session` "
+        "(a session per client re-read botocore's endpoint and service indexes each time), and `LazyClient` "
+        "creates a client on first use. `runtime.py` hands the S3 store and the SNS notifier lazy clients, so a "
+        "steady poll creates three clients instead of five; `runtime.reset()` also forgets the session.")
+    if r.cold and len(r.cold.runs) > 3:
+        before = next(k for k in r.cold.runs if "@" in k)
+        old_runs, new_runs = r.cold.runs[before], r.cold.runs["poller"]
+        add(f"- side by side in this run, the poller's first event: "
+            f"{median([x.handle_s for x in old_runs]) * 1000:.0f} ms "
+            f"before (`{before}`) vs {median([x.handle_s for x in new_runs]) * 1000:.0f} ms after; "
+            f"whole process {median([x.wall_s for x in r.cold.runs[before]]) * 1000:.0f} ms vs "
+            f"{median([x.wall_s for x in r.cold.runs['poller']]) * 1000:.0f} ms.")
+    add("")
     add("## Summary")
     add("")
     for item in summary:
@@ -965,10 +1008,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="small samples; finishes in about a minute")
     parser.add_argument("--out", default="BENCHMARKS.md", help="where to write the report")
+    parser.add_argument("--compare-ref", help="also cold-start the poller with layers/common/taskwatch at this git ref")
     args = parser.parse_args()
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     command = "python bench/run.py" + (" --smoke" if args.smoke else "") + f" --out {args.out}"
+    if args.compare_ref:
+        command += f" --compare-ref {args.compare_ref}"
     started = time.perf_counter()
     results = Results(args.smoke, command, dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"))
     repeats = 3 if args.smoke else 15
@@ -979,7 +1025,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="taskwatch-bench-") as tmp, local_emulators() as local:
         workdir = Path(tmp)
         step("1. cold start")
-        results.cold = bench_cold_start(local, repeats, workdir)
+        results.cold = bench_cold_start(local, repeats, workdir, args.compare_ref)
         step("2. requests and cost")
         results.costs = bench_costs(local)
         step("4. memory with large exports")

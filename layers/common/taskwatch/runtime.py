@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 
 from taskwatch.apig import ApigClient
-from taskwatch.aws import client
+from taskwatch.aws import LazyClient, client, session
 from taskwatch.config import Settings
 from taskwatch.credentials import CredentialSource, EnvCredentials, SecretCredentials
 from taskwatch.dynamodb import DynamoTaskRecords
@@ -39,8 +39,8 @@ def watcher() -> Watcher:
         apig=ApigClient(huawei_credentials(), endpoint=config.apig_endpoint, default_region=config.huawei_region),
         records=DynamoTaskRecords(config.task_table, client("dynamodb")),
         queue=poll_queue(),
-        store=S3ExportStore(config.export_bucket or "", client("s3")),
-        notifier=SnsNotifier(config.notify_topic_arn or "", client("sns")),
+        store=S3ExportStore(config.export_bucket or "", LazyClient("s3")),
+        notifier=SnsNotifier(config.notify_topic_arn or "", LazyClient("sns")),
     )
 
 
@@ -63,5 +63,5 @@ def webhook() -> Webhook:
 
 def reset() -> None:
     """Forget cached configuration and clients (tests that change the environment call this)."""
-    for cached in (settings, huawei_credentials, watcher, poll_queue, webhook, client):
+    for cached in (settings, huawei_credentials, watcher, poll_queue, webhook, client, session):
         cached.cache_clear()
