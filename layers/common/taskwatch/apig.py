@@ -80,13 +80,17 @@ class ApigClient:
         status = response.status
         data = response.data
         response.release_conn()
+        del response  # it caches the body: a second reference that would keep a large export's bytes alive
         if status >= 300:
             raise error_for(status, data)
+        # Large exports: hold at most two copies at a time (bytes -> text -> parsed), never all three.
         try:
-            body: Any = json.loads(data)
+            text = data.decode("utf-8")
+            del data
+            body: Any = json.loads(text)
         except ValueError:
             raise MalformedTask("APIG answered 200 with a body that is not JSON") from None
-        del data  # large exports: do not keep the raw bytes alive while the result is parsed
+        del text
         return parse_task(body)
 
 
