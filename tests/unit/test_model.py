@@ -148,3 +148,12 @@ def test_poll_messages_round_trip_through_json(
 def test_non_standard_or_absurdly_nested_json_is_invalid_not_a_crash(raw: str) -> None:
     with pytest.raises(InvalidMessage):
         parse_poll_message(raw)
+
+
+def test_source_nested_deeper_than_dynamodb_can_store_is_invalid() -> None:
+    source: dict[str, Any] = {}
+    for _ in range(20):
+        source = {"x": source}
+    with pytest.raises(InvalidMessage) as caught:
+        parse_poll_message({"project_id": "p", "instance_id": "i", "task_id": "t", "source": source})
+    assert caught.value.details == ["source: must nest at most 16 levels"]

@@ -17,6 +17,7 @@ ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 REGION_PATTERN = re.compile(r"[a-z0-9-]{1,32}")
 MAX_WAIT_LIMIT = 604_800
 MAX_SOURCE_BYTES = 4096
+MAX_SOURCE_DEPTH = 16  # DynamoDB stores at most 32 levels; the record nests `source` one level down
 TASK_TYPES = ("import_api", "export_api")
 PUBLIC_FIELDS = ("project_id", "instance_id", "task_id", "region", "expected_type", "max_wait_seconds", "source")
 BOOKKEEPING_FIELDS = ("attempt", "first_poll_at", "last_poll_at", "claim", "notified")
@@ -124,6 +125,8 @@ def parse_poll_message(raw: str | bytes | dict[str, Any], *, allow_bookkeeping: 
             problems.append("source: must be a JSON object")
         elif len(json.dumps(source, separators=(",", ":")).encode()) > MAX_SOURCE_BYTES:
             problems.append(f"source: must be at most {MAX_SOURCE_BYTES} bytes as JSON")
+        elif _depth(source) > MAX_SOURCE_DEPTH:
+            problems.append(f"source: must nest at most {MAX_SOURCE_DEPTH} levels")
 
     if allow_bookkeeping:
         problems.extend(_bookkeeping_problems(body))
@@ -146,6 +149,14 @@ def parse_poll_message(raw: str | bytes | dict[str, Any], *, allow_bookkeeping: 
         claim=body.get("claim"),
         notified=body.get("notified", False),
     )
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
 
 
 def _refuse_constant(name: str) -> Any:
