@@ -79,6 +79,11 @@ class FakeRecords:
             next_poll_at=None,
         )
 
+    def release(self, task_id: str, *, claim_id: str, now: float) -> None:
+        self.writes += 1
+        self.items[task_id] = replace(self._fenced(task_id, claim_id), lease_until=0.0, next_poll_at=None,
+                                      updated_at=now)
+
     def mark_notified(self, task_id: str, *, claim_id: str, now: float) -> None:
         self.writes += 1
         self.items[task_id] = replace(self._fenced(task_id, claim_id), notified=True, updated_at=now)

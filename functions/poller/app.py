@@ -19,6 +19,7 @@ tracer = Tracer(service="taskwatch-poller")
 processor = BatchProcessor(event_type=EventType.SQS)
 
 LEASE_MARGIN_SECONDS = 5.0
+LEASE_CAP_SECONDS = 120.0
 
 
 @tracer.capture_lambda_handler
@@ -27,7 +28,7 @@ LEASE_MARGIN_SECONDS = 5.0
 def lambda_handler(event: dict[str, Any], context: LambdaContext, watcher: Watcher | None = None) -> dict[str, Any]:
     active = watcher or runtime.watcher()
     # A claim is held at most until this invocation is over; SQS's visibility timeout is longer.
-    lease_seconds = context.get_remaining_time_in_millis() / 1000 + LEASE_MARGIN_SECONDS
+    lease_seconds = min(context.get_remaining_time_in_millis() / 1000 + LEASE_MARGIN_SECONDS, LEASE_CAP_SECONDS)
 
     def record_handler(record: SQSRecord) -> None:
         process_record(

@@ -155,3 +155,14 @@ def test_notifier_publishes_subject_message_and_attributes(notifier: Any, stack:
         [received] = stack.notifications(wait_seconds=1)
         assert received == {"subject": note.subject, "message": note.message,
                             "attributes": {"outcome": "failed", "task_type": "import_api"}}
+
+
+def test_release_ends_the_lease_and_clears_the_next_poll(records: TaskRecords, request: pytest.FixtureRequest) -> None:
+    message = unique("release", request)
+    claim(records, message, "m1")
+    with pytest.raises(Fenced):
+        records.release(message.task_id, claim_id="m2", now=T0 + 1)
+    records.release(message.task_id, claim_id="m1", now=T0 + 1)
+    record = records.get(message.task_id)
+    assert record is not None and record.lease_until == 0 and record.next_poll_at is None
+    assert records.take_over(message.task_id, claim_id="m1", now=T0 + 2, lease_until=T0 + 32)

@@ -122,19 +122,35 @@ def test_duplicate_delivery_loses_the_claim_and_never_reaches_apig() -> None:
     assert len(watcher.queue.sent) == 1  # type: ignore[attr-defined]
 
 
-def test_redelivery_after_a_failed_send_resumes_once_the_next_poll_is_overdue() -> None:
+def test_redelivery_after_a_failed_send_resumes_at_once_because_the_claim_was_released() -> None:
     # Given the re-enqueue fails after the claim
     watcher, clock = make_watcher(RUNNING)
     watcher.queue = Faulty(watcher.queue, "send", fail_on={1})
     with pytest.raises(DependencyError):
         watcher.handle(MESSAGE, delivery_id="d1", lease_seconds=LEASE)
-    # When SQS redelivers the same message before the lease is over, it defers itself (no failure, no DLQ)
+    # When SQS redelivers the same message a moment later
+    clock.advance(1)
+    resumed = watcher.handle(MESSAGE, delivery_id="d1", lease_seconds=LEASE)
+    # Then it resumes its own claim: one more APIG read, the successor sent, nothing forked
+    assert resumed.step is Step.POLLING
+    assert [m.attempt for m, _ in watcher.queue._inner.sent] == [1]
+    assert watcher.handle(MESSAGE, delivery_id="d2", lease_seconds=LEASE).step is Step.DUPLICATE
+
+
+def test_after_a_crash_the_redelivery_waits_for_the_lease_and_the_overdue_successor() -> None:
+    # Given a delivery that claimed and died without a word (no release): the send "failed" and so did release
+    watcher, clock = make_watcher(RUNNING)
+    watcher.queue = Faulty(watcher.queue, "send", fail_on={1})
+    watcher.records = Faulty(watcher.records, "release", fail_on={1})
+    with pytest.raises(DependencyError):
+        watcher.handle(MESSAGE, delivery_id="d1", lease_seconds=LEASE)
+    # When SQS redelivers it while the lease still runs, it defers itself (no failure, so no step towards the DLQ)
     clock.advance(10)
     deferred = watcher.handle(MESSAGE, delivery_id="d1", lease_seconds=LEASE)
     assert deferred.step is Step.DEFERRED
     continuation, delay = watcher.queue._inner.sent[-1]
-    assert continuation.claim == "d1"
-    # Then the continuation resumes the claim and sends the successor
+    assert continuation.claim == "d1" and delay >= LEASE - 10
+    # Then the continuation resumes the claim once the successor is overdue and sends it
     clock.advance(delay)
     resumed = watcher.handle(continuation, delivery_id="d9", lease_seconds=LEASE)
     assert resumed.step is Step.POLLING
@@ -161,7 +177,7 @@ def test_a_failed_publish_is_retried_by_the_redelivery_from_the_record() -> None
     watcher.notifier = Faulty(watcher.notifier, "publish", fail_on={1})
     with pytest.raises(DependencyError):
         watcher.handle(MESSAGE, delivery_id="d1", lease_seconds=LEASE)
-    clock.advance(LEASE + 1)
+    clock.advance(1)
     assert watcher.handle(MESSAGE, delivery_id="d1", lease_seconds=LEASE).step is Step.FINISHED
     [note] = watcher.notifier._inner.published
     assert note.outcome == "partial_failure" and note.message["failures"][0]["path"] == "/x"

@@ -103,6 +103,12 @@ class DynamoTaskRecords:
             names={"#status": "status", "#export": "export"},
         )
 
+    def release(self, task_id: str, *, claim_id: str, now: float) -> None:
+        self._fenced_update(
+            task_id, "SET lease_until = :zero, updated_at = :now REMOVE next_poll_at",
+            {":claim_id": claim_id, ":zero": 0, ":now": _num(now)},
+        )
+
     def mark_notified(self, task_id: str, *, claim_id: str, now: float) -> None:
         self._fenced_update(
             task_id, "SET notified = :true, updated_at = :now",

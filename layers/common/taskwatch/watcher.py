@@ -29,7 +29,8 @@ import json
 import math
 import random as _random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Protocol
@@ -45,7 +46,7 @@ from taskwatch.errors import (
 from taskwatch.model import ExportResult, MalformedTask, Outcome, PollMessage, TaskState, TaskStatus
 from taskwatch.notifications import Notifier, build_notification, should_notify
 from taskwatch.policy import PollPolicy
-from taskwatch.records import TaskRecord, TaskRecords, Terminal
+from taskwatch.records import Fenced, TaskRecord, TaskRecords, Terminal
 
 MALFORMED_CODE = "TASKWATCH.MALFORMED_RESULT"
 TYPE_MISMATCH_CODE = "TASKWATCH.TYPE_MISMATCH"
@@ -123,7 +124,8 @@ class Watcher:
                 deadline=deadline,
             )
             if claim.won:
-                return self._poll(message, claim_id, attempt, first_poll_at, delay, lease_until, resumed=False)
+                with self._releasing_on_failure(message.task_id, claim_id):
+                    return self._poll(message, claim_id, attempt, first_poll_at, delay, lease_until, resumed=False)
             record = claim.record
         else:
             record = self.records.get(message.task_id)
@@ -136,9 +138,21 @@ class Watcher:
         if not self.records.take_over(message.task_id, claim_id=claim_id, now=now, lease_until=lease_until):
             return self._defer(message, claim_id, lease_seconds)
         assert record is not None  # redelivery_resume_at returns None without a record
-        if record.terminal:
-            return self._notify_recorded(record, message, claim_id, lease_until)
-        return self._poll(message, claim_id, attempt, first_poll_at, delay, lease_until, resumed=True)
+        with self._releasing_on_failure(message.task_id, claim_id):
+            if record.terminal:
+                return self._notify_recorded(record, message, claim_id, lease_until)
+            return self._poll(message, claim_id, attempt, first_poll_at, delay, lease_until, resumed=True)
+
+    @contextmanager
+    def _releasing_on_failure(self, task_id: str, claim_id: str) -> Iterator[None]:
+        """When one of our AWS calls fails while we hold the claim, give the claim back before SQS
+        redelivers: the redelivery may then resume at once instead of waiting out the lease."""
+        try:
+            yield
+        except DependencyError:
+            with suppress(DependencyError, Fenced):  # if this fails too, the lease expires on its own
+                self.records.release(task_id, claim_id=claim_id, now=self.clock())
+            raise
 
     # --- one poll, holding the claim -------------------------------------------------------------------
 
