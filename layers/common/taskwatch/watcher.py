@@ -235,7 +235,8 @@ class Watcher:
             terminal = self._store_result(message, state, terminal, resumed=resumed)
         notify = should_notify(terminal.outcome, self.settings.notify_on_success)
         now = self.clock()
-        terminal = replace(terminal, finished_at=now)
+        # Millisecond precision, as the record keeps it: a notification rebuilt from the record is identical.
+        terminal = replace(terminal, finished_at=round(now, 3))
         self.records.finish(message.task_id, claim_id=claim_id, now=now, terminal=terminal, notified=not notify)
         lag = now - message.last_poll_at if message.last_poll_at is not None else None
         if notify:
@@ -372,6 +373,6 @@ def _record_for(message: PollMessage, attempts: int, first_poll_at: float, termi
         attempts=attempts,
         expected_type=message.expected_type,
         task_type=terminal.task_type,
-        first_poll_at=first_poll_at,
+        first_poll_at=round(first_poll_at, 3),
         source=message.source,
     )
