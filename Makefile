@@ -26,7 +26,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check layers functions emulator local tests bench
 
 typecheck: $(STAMP)
-	$(BIN)/mypy layers/common/taskwatch functions/poller/app.py functions/webhook/app.py emulator local tests
+	$(BIN)/mypy layers/common/taskwatch functions/poller/app.py functions/webhook/app.py emulator local tests bench
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit
