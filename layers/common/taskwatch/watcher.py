@@ -174,26 +174,9 @@ class Watcher:
                 return self._finish(message, claim_id, attempt, first_poll_at, lease_until, _timed_out(None),
                                     None, resumed=resumed)
             return self._schedule(message, attempt, first_poll_at, delay)
-        except TaskNotFound as exc:
-            terminal = Terminal(Outcome.NOT_FOUND, message.expected_type, exc.error_code, exc.error_msg)
-            return self._finish(message, claim_id, attempt, first_poll_at, lease_until, terminal, None,
-                                resumed=resumed)
-        except Unauthorized as exc:
-            terminal = Terminal(Outcome.UNAUTHORIZED, message.expected_type, exc.error_code, exc.error_msg)
-            return self._finish(message, claim_id, attempt, first_poll_at, lease_until, terminal, None,
-                                resumed=resumed)
-        except CredentialsError as exc:
-            terminal = Terminal(Outcome.UNAUTHORIZED, message.expected_type, CREDENTIALS_CODE, str(exc))
-            return self._finish(message, claim_id, attempt, first_poll_at, lease_until, terminal, None,
-                                resumed=resumed)
-        except PermanentApigError as exc:
-            terminal = Terminal(Outcome.ERROR, message.expected_type, exc.error_code, exc.error_msg)
-            return self._finish(message, claim_id, attempt, first_poll_at, lease_until, terminal, None,
-                                resumed=resumed)
-        except MalformedTask as exc:
-            terminal = Terminal(Outcome.ERROR, message.expected_type, MALFORMED_CODE, str(exc))
-            return self._finish(message, claim_id, attempt, first_poll_at, lease_until, terminal, None,
-                                resumed=resumed)
+        except (TaskNotFound, Unauthorized, PermanentApigError, CredentialsError, MalformedTask) as exc:
+            return self._finish(message, claim_id, attempt, first_poll_at, lease_until,
+                                outcome_for_error(exc, message.expected_type), None, resumed=resumed)
 
         if state.status.running:
             if delay is None:
@@ -310,6 +293,19 @@ def redelivery_resume_at(
     if record.next_poll_at is None:
         return record.lease_until
     return max(record.lease_until, record.next_poll_at + grace)
+
+
+def outcome_for_error(exc: Exception, expected_type: str | None) -> Terminal:
+    """The outcome when APIG's answer ends the watch without a task state (pure: SPEC rules)."""
+    if isinstance(exc, TaskNotFound):
+        return Terminal(Outcome.NOT_FOUND, expected_type, exc.error_code, exc.error_msg)
+    if isinstance(exc, Unauthorized):
+        return Terminal(Outcome.UNAUTHORIZED, expected_type, exc.error_code, exc.error_msg)
+    if isinstance(exc, CredentialsError):
+        return Terminal(Outcome.UNAUTHORIZED, expected_type, CREDENTIALS_CODE, str(exc))
+    if isinstance(exc, PermanentApigError):
+        return Terminal(Outcome.ERROR, expected_type, exc.error_code, exc.error_msg)
+    return Terminal(Outcome.ERROR, expected_type, MALFORMED_CODE, str(exc))
 
 
 def decide_outcome(state: TaskState, expected_type: str | None) -> Terminal:
