@@ -1,8 +1,15 @@
-"""Wiring: the real adapters built from Settings, once per execution environment."""
+"""Wiring: the real adapters built from Settings, once per execution environment.
+
+Everything is built on first use and kept while the function is warm. In Lambda the environment
+never changes under a running process; a host that re-points the same process at other resources
+(a test harness, the local stack) gets fresh wiring, because the cache follows the variables it
+was built from.
+"""
 
 from __future__ import annotations
 
 import functools
+import os
 
 from taskwatch.apig import ApigClient
 from taskwatch.aws import LazyClient, client, session
@@ -15,53 +22,94 @@ from taskwatch.sqs import SqsPollQueue
 from taskwatch.watcher import Watcher, WatchSettings
 from taskwatch.webhook import Webhook, WebhookKeys
 
+_INPUTS = (
+    "TASK_QUEUE_URL", "EXPORT_BUCKET", "EXPORT_PREFIX", "NOTIFY_TOPIC_ARN", "NOTIFY_ON_SUCCESS", "TASK_TABLE",
+    "HUAWEI_CREDENTIALS_SECRET_ID", "WEBHOOK_SECRET_ID", "APIG_ENDPOINT", "HUAWEI_REGION",
+    "POLL_MIN_DELAY_SECONDS", "POLL_MAX_DELAY_SECONDS", "POLL_MAX_WAIT_SECONDS",
+    "AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID",
+)
+_built_from: tuple[str | None, ...] | None = None
+
+
+def _follow_environment() -> None:
+    global _built_from  # noqa: PLW0603 - the one piece of module state: what the caches were built from
+    current = tuple(os.environ.get(name) for name in _INPUTS)
+    if current != _built_from:
+        reset()
+        _built_from = current
+
+
+def settings() -> Settings:
+    _follow_environment()
+    return _settings()
+
+
+def watcher() -> Watcher:
+    """The poller's Watcher with the real adapters; built on the first record, kept while warm."""
+    _follow_environment()
+    return _watcher()
+
+
+def poll_queue() -> SqsPollQueue:
+    _follow_environment()
+    return _poll_queue()
+
+
+def webhook() -> Webhook:
+    """The webhook's logic with the real adapters; the keys cache lives while the function is warm."""
+    _follow_environment()
+    return _webhook()
+
+
+def huawei_credentials() -> CredentialSource:
+    _follow_environment()
+    return _huawei_credentials()
+
 
 @functools.cache
-def settings() -> Settings:
+def _settings() -> Settings:
     return Settings.from_env()
 
 
 @functools.cache
-def huawei_credentials() -> CredentialSource:
-    secret_id = settings().huawei_credentials_secret_id
+def _huawei_credentials() -> CredentialSource:
+    secret_id = _settings().huawei_credentials_secret_id
     if secret_id:
         return SecretCredentials(secret_id, client("secretsmanager"))
     return EnvCredentials()
 
 
 @functools.cache
-def watcher() -> Watcher:
-    """The poller's Watcher with the real adapters; built on the first record, kept while warm."""
-    config = settings()
+def _watcher() -> Watcher:
+    config = _settings()
     config.require("task_queue_url", "task_table", "export_bucket", "notify_topic_arn")
     return Watcher(
         settings=WatchSettings(config.policy, config.export_prefix, config.notify_on_success),
-        apig=ApigClient(huawei_credentials(), endpoint=config.apig_endpoint, default_region=config.huawei_region),
+        apig=ApigClient(_huawei_credentials(), endpoint=config.apig_endpoint, default_region=config.huawei_region),
         records=DynamoTaskRecords(config.task_table, client("dynamodb")),
-        queue=poll_queue(),
+        queue=_poll_queue(),
         store=S3ExportStore(config.export_bucket or "", LazyClient("s3")),
         notifier=SnsNotifier(config.notify_topic_arn or "", LazyClient("sns")),
     )
 
 
 @functools.cache
-def poll_queue() -> SqsPollQueue:
-    return SqsPollQueue(settings().task_queue_url, client("sqs"))
+def _poll_queue() -> SqsPollQueue:
+    return SqsPollQueue(_settings().task_queue_url, client("sqs"))
 
 
 @functools.cache
-def webhook() -> Webhook:
-    """The webhook's logic with the real adapters; the keys cache lives while the function is warm."""
-    config = settings()
+def _webhook() -> Webhook:
+    config = _settings()
     config.require("task_queue_url", "task_table", "webhook_secret_id")
     return Webhook(
         records=DynamoTaskRecords(config.task_table, client("dynamodb")),
-        queue=poll_queue(),
+        queue=_poll_queue(),
         keys=WebhookKeys(config.webhook_secret_id or "", client("secretsmanager")),
     )
 
 
 def reset() -> None:
     """Forget cached configuration and clients (tests that change the environment call this)."""
-    for cached in (settings, huawei_credentials, watcher, poll_queue, webhook, client, session):
+    for cached in (_settings, _huawei_credentials, _watcher, _poll_queue, _webhook, client, session):
         cached.cache_clear()
