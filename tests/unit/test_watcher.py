@@ -205,3 +205,13 @@ def test_failed_task_outcome_carries_the_task_error() -> None:
 def test_export_file_names_never_add_path_levels() -> None:
     assert export_file_name(ExportResult("x", "a/b\\c:d", "yaml")) == "a_b_c:d.yaml"
     assert export_file_name(ExportResult("x", None, "json")) == "swagger.json"
+
+
+def test_an_unexpected_error_also_gives_the_claim_back() -> None:
+    # Given a bug-like failure (not one of our typed errors) right after the claim
+    watcher, clock = make_watcher(RuntimeError("boom"), RUNNING)
+    with pytest.raises(RuntimeError):
+        watcher.handle(MESSAGE, delivery_id="d1", lease_seconds=LEASE)
+    # When SQS redelivers the message, it resumes its own claim at once
+    clock.advance(1)
+    assert watcher.handle(MESSAGE, delivery_id="d1", lease_seconds=LEASE).step is Step.POLLING

@@ -145,11 +145,12 @@ class Watcher:
 
     @contextmanager
     def _releasing_on_failure(self, task_id: str, claim_id: str) -> Iterator[None]:
-        """When one of our AWS calls fails while we hold the claim, give the claim back before SQS
-        redelivers: the redelivery may then resume at once instead of waiting out the lease."""
+        """When anything fails while we hold the claim (one of our AWS calls, or a bug), give the claim
+        back before SQS redelivers: the redelivery may then resume at once instead of waiting out the
+        lease. Only a process that dies outright leaves the lease to expire on its own."""
         try:
             yield
-        except DependencyError:
+        except Exception:
             with suppress(DependencyError, Fenced):  # if this fails too, the lease expires on its own
                 self.records.release(task_id, claim_id=claim_id, now=self.clock())
             raise
