@@ -451,3 +451,20 @@ def test_secrets_never_appear_in_logs(harness: Harness, capsys: pytest.CaptureFi
     lines = [json.loads(line) for line in logs.splitlines()]
     assert [line["task_id"] for line in lines if line["message"] == "task finished"] == ["sec1"]
     assert AK  # the access key id is an identifier, not a secret
+
+
+def test_an_iam_token_secret_is_sent_as_x_auth_token(harness: Harness) -> None:
+    # Given the secret holds an IAM token instead of AK/SK, and APIG accepts that token
+    harness.apig.set_tokens({"MIIE-planted-iam-token"})
+    harness.stack.client("secretsmanager").put_secret_value(
+        SecretId=harness.stack.huawei_secret_id, SecretString=json.dumps({"token": "MIIE-planted-iam-token"})
+    )
+    harness.apig.script("tok1", [Step.export_json(SWAGGER)], task_type="export_api")
+    # When the task is watched
+    harness.send(poll_message("tok1"))
+    harness.run_until_finished("tok1")
+    # Then APIG saw a token-authenticated request and the export landed
+    view = harness.record("tok1")
+    assert view is not None and view["outcome"] == "succeeded"
+    [request] = [r for r in harness.apig.requests if r.task_id == "tok1"]
+    assert request.status == 200 and "X-Auth-Token" in request.headers and "Authorization" not in request.headers
