@@ -278,6 +278,14 @@ class RequestCounter:
         return Counter(self.calls)
 
 
+def require_function_calls(calls: Counter[tuple[str, str, str]]) -> Counter[tuple[str, str, str]]:
+    """Not a timing check: with no handler requests counted the hooks missed its clients, and every cost
+    figure would be wrong, so the bench stops instead of reporting them."""
+    if not any(caller == "function" for caller, _, _ in calls):
+        raise RuntimeError("no AWS requests counted for a steady poll: the request hooks are not attached")
+    return calls
+
+
 def load_handler(name: str, path: Path) -> ModuleType:
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
@@ -394,7 +402,7 @@ def bench_costs(local: Local) -> Costs:
             ))
         export = tasks[0]
         steady_index = range(2, len(export.invocations) - 1)  # after the first poll (secret read), before the end
-        steady = export.invocations[len(export.invocations) // 2]
+        steady = require_function_calls(export.invocations[len(export.invocations) // 2])
         steady_duration = median([export.durations[i] for i in steady_index])
         return Costs(tasks, steady, steady_duration, export.item_kb)
     finally:

@@ -35,7 +35,8 @@ def _follow_environment() -> None:
     global _built_from  # noqa: PLW0603 - the one piece of module state: what the caches were built from
     current = tuple(os.environ.get(name) for name in _INPUTS)
     if current != _built_from:
-        reset()
+        if _built_from is not None:
+            reset()
         _built_from = current
 
 
