@@ -24,13 +24,12 @@ from taskwatch.model import TASK_TYPES, MalformedTask, Outcome, PollMessage, Tas
 from taskwatch.policy import PollPolicy
 from taskwatch.records import Terminal
 from taskwatch.watcher import (
-    CREDENTIALS_CODE,
-    MALFORMED_CODE,
-    TIMED_OUT_CODE,
     TaskReader,
     decide_outcome,
     export_file_name,
     object_metadata,
+    outcome_for_error,
+    timed_out,
 )
 
 EXIT_SUCCEEDED, EXIT_OUTCOME, EXIT_USAGE = 0, 1, 2
@@ -64,28 +63,13 @@ def watch_task(
         except TransientApigError as exc:
             out.write(f"poll {attempt}: APIG unavailable ({exc.error_code or exc}), trying again\n")
             state = None
-        except TaskNotFound as exc:
-            return Watched(Terminal(Outcome.NOT_FOUND, message.expected_type, exc.error_code, exc.error_msg),
-                           None, attempt)
-        except Unauthorized as exc:
-            return Watched(Terminal(Outcome.UNAUTHORIZED, message.expected_type, exc.error_code, exc.error_msg),
-                           None, attempt)
-        except CredentialsError as exc:
-            return Watched(Terminal(Outcome.UNAUTHORIZED, message.expected_type, CREDENTIALS_CODE, str(exc)),
-                           None, attempt)
-        except PermanentApigError as exc:
-            return Watched(Terminal(Outcome.ERROR, message.expected_type, exc.error_code, exc.error_msg),
-                           None, attempt)
-        except MalformedTask as exc:
-            return Watched(Terminal(Outcome.ERROR, message.expected_type, MALFORMED_CODE, str(exc)),
-                           None, attempt)
+        except (TaskNotFound, Unauthorized, CredentialsError, PermanentApigError, MalformedTask) as exc:
+            return Watched(outcome_for_error(exc, message.expected_type), None, attempt)
         if state is not None and not state.status.running:
             return Watched(decide_outcome(state, message.expected_type), state, attempt)
         delay = policy.delay_within_deadline(attempt, now, first_poll_at, deadline, rand)
         if delay is None:
-            timed_out = Terminal(Outcome.TIMED_OUT, state.task_type if state else message.expected_type,
-                                 TIMED_OUT_CODE, "the task did not finish before its deadline")
-            return Watched(timed_out, state, attempt)
+            return Watched(timed_out(state.task_type if state else message.expected_type), state, attempt)
         if state is not None:
             out.write(f"poll {attempt}: {state.task_type} {state.status.value}, next poll in {delay}s\n")
         out.flush()

@@ -172,7 +172,7 @@ class Watcher:
             state = self.apig.get_task(message)
         except TransientApigError:
             if delay is None:
-                return self._finish(message, claim_id, attempt, first_poll_at, lease_until, _timed_out(None),
+                return self._finish(message, claim_id, attempt, first_poll_at, lease_until, timed_out(None),
                                     None, resumed=resumed)
             return self._schedule(message, attempt, first_poll_at, delay)
         except (TaskNotFound, Unauthorized, PermanentApigError, CredentialsError, MalformedTask) as exc:
@@ -182,7 +182,7 @@ class Watcher:
         if state.status.running:
             if delay is None:
                 return self._finish(message, claim_id, attempt, first_poll_at, lease_until,
-                                    _timed_out(state.task_type), None, resumed=resumed)
+                                    timed_out(state.task_type), None, resumed=resumed)
             return self._schedule(message, attempt, first_poll_at, delay)
         terminal = decide_outcome(state, message.expected_type)
         return self._finish(message, claim_id, attempt, first_poll_at, lease_until, terminal, state,
@@ -357,7 +357,8 @@ def object_metadata(message: PollMessage, task_type: str) -> dict[str, str]:
     return metadata
 
 
-def _timed_out(task_type: str | None) -> Terminal:
+def timed_out(task_type: str | None) -> Terminal:
+    """The outcome of a task still running at its deadline."""
     return Terminal(Outcome.TIMED_OUT, task_type, TIMED_OUT_CODE, "the task did not finish before its deadline")
 
 
