@@ -116,7 +116,7 @@ def store(request: pytest.FixtureRequest, stack: LocalStack) -> ExportStore:
 def test_store_keeps_bytes_and_knows_what_it_has(store: ExportStore, request: pytest.FixtureRequest) -> None:
     key = f"exports/i1/{request.node.callspec.id}/swagger.yaml"
     assert not store.exists(key, size=5)
-    store.put(key, b"a: b\n", content_type="application/yaml", metadata={"task-id": "t"})
+    store.put(key, b"a: b\n", content_type="application/yaml", metadata={"task_id": "t"})
     assert store.exists(key, size=5)
     assert not store.exists(key, size=6)
 

@@ -74,7 +74,7 @@ def test_export_published_shape_is_stored_byte_for_byte_with_metadata(harness: H
     stored = s3.get_object(Bucket=harness.stack.bucket, Key=key("exp1", f"{name}.json"))
     assert stored["Body"].read() == SWAGGER.encode()
     assert stored["ContentType"] == "application/json"
-    assert stored["Metadata"]["task-id"] == "exp1" and stored["Metadata"]["task-type"] == "export_api"
+    assert stored["Metadata"]["task_id"] == "exp1" and stored["Metadata"]["task_type"] == "export_api"
     assert json.loads(stored["Metadata"]["source"]) == {"pipeline": "p-42", "commit": "abc"}
     # And the record points at it; a success sends no notification by default
     view = harness.record("exp1")

@@ -36,7 +36,9 @@ def test_delay_keeps_detection_lag_within_ten_seconds_or_ten_percent(elapsed: fl
 
 
 @given(now_offset=st.floats(min_value=0, max_value=7200), max_wait=st.integers(1, 3600), r=unit)
-def test_no_poll_is_scheduled_past_the_deadline(now_offset: float, max_wait: int, r: float) -> None:
+def test_polls_stop_at_the_deadline_and_never_overshoot_it_by_more_than_the_min_delay(
+    now_offset: float, max_wait: int, r: float
+) -> None:
     policy = PollPolicy(5, 300, 3600)
     first = 1_000_000.0
     deadline = policy.deadline(first, max_wait)
@@ -44,7 +46,8 @@ def test_no_poll_is_scheduled_past_the_deadline(now_offset: float, max_wait: int
     if first + now_offset >= deadline:
         assert delay is None
     else:
-        assert delay is not None and first + now_offset + delay <= deadline + 1
+        assert delay is not None and 5 <= delay <= 300
+        assert first + now_offset + delay <= max(deadline + 1, first + now_offset + 5)
 
 
 def test_message_deadline_overrides_the_default() -> None:

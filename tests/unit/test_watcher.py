@@ -77,7 +77,7 @@ def test_export_is_stored_once_and_success_is_quiet() -> None:
     store = watcher.store
     assert isinstance(store, FakeStore)
     body, content_type, metadata = store.objects["exports/i1/t1/api-RELEASE.json"]
-    assert (body, content_type, metadata["task-id"], metadata["source"]) == (
+    assert (body, content_type, metadata["task_id"], metadata["source"]) == (
         b'{"swagger":"2.0"}', "application/json", "t1", '{"run":"42"}')
     assert watcher.notifier.published == []  # type: ignore[attr-defined]
 
@@ -110,7 +110,7 @@ def test_transient_errors_keep_polling_until_the_deadline_then_time_out() -> Non
     steps = run_chain(watcher, clock, replace(MESSAGE, max_wait_seconds=120), limit=100)
     assert steps[-1] is Step.FINISHED and steps.count(Step.POLLING) == len(steps) - 1
     [note] = watcher.notifier.published  # type: ignore[attr-defined]
-    assert note.outcome == "timed_out" and note.message["elapsed_seconds"] <= 121
+    assert note.outcome == "timed_out" and 120 <= note.message["elapsed_seconds"] <= 120 + 5
 
 
 def test_duplicate_delivery_loses_the_claim_and_never_reaches_apig() -> None:

@@ -54,9 +54,10 @@ class PollPolicy:
     def delay_within_deadline(
         self, attempt: int, now: float, first_poll_at: float, deadline: float, random: Callable[[], float]
     ) -> int | None:
-        """The next delay, shortened so the last poll lands on the deadline; None when it has passed."""
+        """The next delay, shortened towards the deadline but never below the min delay (so the last
+        poll lands at most one min delay after it); None once the deadline has passed."""
         remaining = deadline - now
         if remaining <= 0:
             return None
         delay = self.next_delay(attempt, now - first_poll_at, random)
-        return max(0, min(delay, math.ceil(remaining)))
+        return max(self.min_delay, min(delay, math.ceil(remaining)))

@@ -346,14 +346,16 @@ def export_file_name(export: ExportResult) -> str:
 
 
 def object_metadata(message: PollMessage, task_type: str) -> dict[str, str]:
-    metadata = {"task-id": message.task_id, "task-type": task_type, "project-id": message.project_id}
+    # The SPEC's field names, so whoever reads an object finds the same words as in the notification.
+    metadata = {"task_id": message.task_id, "task_type": task_type, "project_id": message.project_id,
+                "instance_id": message.instance_id}
     if message.source is not None:
         source = json.dumps(message.source, separators=(",", ":"), sort_keys=True)  # ASCII-escaped
         # S3 allows 2 KB of user metadata in all; a larger CI context stays in the record only.
         if len(source) <= 1500:
             metadata["source"] = source
         else:
-            metadata["source-truncated"] = "true"
+            metadata["source_truncated"] = "true"
     return metadata
 
 
