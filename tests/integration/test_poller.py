@@ -468,3 +468,21 @@ def test_an_iam_token_secret_is_sent_as_x_auth_token(harness: Harness) -> None:
     assert view is not None and view["outcome"] == "succeeded"
     [request] = [r for r in harness.apig.requests if r.task_id == "tok1"]
     assert request.status == 200 and "X-Auth-Token" in request.headers and "Authorization" not in request.headers
+
+
+def test_an_import_with_thousands_of_failures_still_records_and_notifies(harness: Harness) -> None:
+    # Given an import whose report lists 3,000 failures with long messages (over 6 MB of JSON)
+    failures = [{"method": "GET", "path": f"/api/{i}", "error_code": "APIG.3201", "error_msg": "x" * 2000}
+                for i in range(3000)]
+    harness.apig.script("huge1", [Step.succeed({**REPORT_OK, "failure": failures})], task_type="import_api")
+    harness.send(poll_message("huge1"))
+    harness.run_until_finished("huge1")
+    # Then the record and the notification carry the first 200 (within DynamoDB's and SNS's limits)
+    [note] = harness.stack.notifications(wait_seconds=1)
+    assert note["message"]["outcome"] == "partial_failure" and len(note["message"]["failures"]) == 200
+    assert "3000 of 3001 APIs failed" in note["message"]["error_msg"]
+    view = harness.record("huge1")
+    assert view is not None and view["status"] == "partial_failure" and len(view["failures"]) == 200
+    # And the import report in S3 keeps every failure
+    report = json.loads(harness.stack.objects()[key("huge1", "import-report.json")])
+    assert len(report["failure"]) == 3000

@@ -215,3 +215,18 @@ def test_an_unexpected_error_also_gives_the_claim_back() -> None:
     # When SQS redelivers the message, it resumes its own claim at once
     clock.advance(1)
     assert watcher.handle(MESSAGE, delivery_id="d1", lease_seconds=LEASE).step is Step.POLLING
+
+
+def test_a_huge_partial_import_lists_a_bounded_number_of_failures() -> None:
+    # Given an import where 1,000 APIs failed with long messages
+    failures = [ImportFailure("GET", f"/p/{i}", "APIG.3201", "x" * 5000) for i in range(1000)]
+    report = ImportReport("g1", [], failures, [], None, raw={"failure": [f.as_dict() for f in failures]})
+    state = TaskState("t1", TaskStatus.SUCCEED, "import_api", report=report)
+    # When the outcome is decided
+    terminal = decide_outcome(state, "import_api")
+    # Then the record and the notification stay within DynamoDB's and SNS's limits and say so
+    assert terminal.outcome is Outcome.PARTIAL_FAILURE and len(terminal.failures) == 200
+    assert all(len(f["error_msg"]) == 300 for f in terminal.failures)
+    assert terminal.error_msg == (
+        "1000 of 1000 APIs failed to import (the first 200 are listed; the import report has them all)"
+    )

@@ -52,6 +52,10 @@ MALFORMED_CODE = "TASKWATCH.MALFORMED_RESULT"
 TYPE_MISMATCH_CODE = "TASKWATCH.TYPE_MISMATCH"
 CREDENTIALS_CODE = "TASKWATCH.CREDENTIALS"
 TIMED_OUT_CODE = "TASKWATCH.TIMED_OUT"
+# A record must fit DynamoDB's 400 KB item and a notification SNS's 256 KB message: an import with
+# thousands of failures lists the first ones there; the import report in S3 keeps every one.
+MAX_LISTED_FAILURES = 200
+MAX_FIELD_CHARS = 300
 
 
 class TaskReader(Protocol):
@@ -327,14 +331,20 @@ def decide_outcome(state: TaskState, expected_type: str | None) -> Terminal:
             error.error_msg if error else None,
         )
     if state.report is not None and state.report.failures:
-        failures = [failure.as_dict() for failure in state.report.failures]
-        first = failures[0]
+        failed = len(state.report.failures)
+        failures = [_bounded(failure.as_dict()) for failure in state.report.failures[:MAX_LISTED_FAILURES]]
+        summary = f"{failed} of {failed + len(state.report.success)} APIs failed to import"
+        if failed > MAX_LISTED_FAILURES:
+            summary += f" (the first {MAX_LISTED_FAILURES} are listed; the import report has them all)"
         return Terminal(
-            Outcome.PARTIAL_FAILURE, state.task_type, first["error_code"] or None,
-            f"{len(failures)} of {len(failures) + len(state.report.success)} APIs failed to import",
+            Outcome.PARTIAL_FAILURE, state.task_type, failures[0]["error_code"] or None, summary,
             failures=failures,
         )
     return Terminal(Outcome.SUCCEEDED, state.task_type)
+
+
+def _bounded(failure: dict[str, str]) -> dict[str, str]:
+    return {key: value[:MAX_FIELD_CHARS] for key, value in failure.items()}
 
 
 def export_file_name(export: ExportResult) -> str:
