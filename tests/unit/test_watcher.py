@@ -230,3 +230,9 @@ def test_a_huge_partial_import_lists_a_bounded_number_of_failures() -> None:
     assert terminal.error_msg == (
         "1000 of 1000 APIs failed to import (the first 200 are listed; the import report has them all)"
     )
+
+
+def test_a_failed_task_with_an_enormous_error_message_is_bounded() -> None:
+    state = TaskState("t1", TaskStatus.FAILED, "import_api", error=TaskError("APIG.3201", "e" * 1_000_000))
+    terminal = decide_outcome(state, None)
+    assert terminal.error_msg == "e" * 2000 and terminal.error_code == "APIG.3201"

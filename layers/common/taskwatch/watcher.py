@@ -56,6 +56,7 @@ TIMED_OUT_CODE = "TASKWATCH.TIMED_OUT"
 # thousands of failures lists the first ones there; the import report in S3 keeps every one.
 MAX_LISTED_FAILURES = 200
 MAX_FIELD_CHARS = 300
+MAX_MESSAGE_CHARS = 2000
 
 
 class TaskReader(Protocol):
@@ -327,8 +328,8 @@ def decide_outcome(state: TaskState, expected_type: str | None) -> Terminal:
         return Terminal(
             Outcome.FAILED,
             state.task_type,
-            error.error_code if error else None,
-            error.error_msg if error else None,
+            error.error_code[:MAX_FIELD_CHARS] if error else None,
+            error.error_msg[:MAX_MESSAGE_CHARS] if error else None,
         )
     if state.report is not None and state.report.failures:
         failed = len(state.report.failures)
