@@ -7,7 +7,7 @@ from typing import Any, Protocol
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from taskwatch.errors import InvalidMessage
+from taskwatch.errors import DependencyError, InvalidMessage
 from taskwatch.model import parse_poll_message
 from taskwatch.watcher import Step, Watcher
 
@@ -43,7 +43,17 @@ def process_record(
 
     logger.append_keys(task_id=message.task_id)
     try:
-        result = watcher.handle(message, delivery_id=record.message_id, lease_seconds=lease_seconds)
+        try:
+            result = watcher.handle(message, delivery_id=record.message_id, lease_seconds=lease_seconds)
+        except DependencyError as exc:
+            # Expected now and then (throttling, an outage): SQS redelivers the record and the watch resumes.
+            metrics.add_metric(name="RecordsRetried", unit=MetricUnit.Count, value=1)
+            logger.warning("poll failed, SQS will redeliver it", attempt=message.attempt + 1, error=str(exc))
+            raise
+        except Exception:
+            metrics.add_metric(name="RecordsRetried", unit=MetricUnit.Count, value=1)
+            logger.exception("poll failed unexpectedly, SQS will redeliver it", attempt=message.attempt + 1)
+            raise
         fields: dict[str, Any] = {"attempt": message.attempt + 1, "step": result.step.value}
         if result.step is Step.POLLING:
             metrics.add_metric(name="Polls", unit=MetricUnit.Count, value=1)
