@@ -17,14 +17,12 @@ from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Literal, cast
+from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
 from . import signing
 from .steps import Step, import_result
 from .swagger import SwaggerError, export_document, summarize, to_yaml
-
-TaskType = Literal["import_api", "export_api"]
 
 REDACTED = "REDACTED"
 SENSITIVE_HEADERS = frozenset({"authorization", "x-auth-token", "x-security-token"})

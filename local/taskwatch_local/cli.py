@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import importlib
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
 
 # Modules that add subcommands; a new one only needs to be listed here.
 SUBCOMMAND_MODULES: tuple[str, ...] = (
@@ -18,10 +17,6 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
 )
 
 Run = Callable[[argparse.Namespace], int]
-
-
-class Subcommands(Protocol):
-    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser: ...
 
 
 def build_parser(modules: Sequence[str] = SUBCOMMAND_MODULES) -> argparse.ArgumentParser:

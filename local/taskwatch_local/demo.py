@@ -16,7 +16,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TextIO
 
@@ -68,7 +68,6 @@ class DemoResult:
     notifications: list[dict[str, Any]]
     elapsed: float
     finished: bool
-    template_changes: list[str] = field(default_factory=list)
 
 
 # --- the verdict -----------------------------------------------------------------------------------------
@@ -164,7 +163,6 @@ def run_demo(*, fast: bool = False, out: TextIO | None = None) -> DemoResult:
             notifications=notifications,
             elapsed=time.monotonic() - started,
             finished=finished,
-            template_changes=changes,
         )
         summarize(result, out)
         narrator.say("stopping everything")

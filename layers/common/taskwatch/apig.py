@@ -98,8 +98,7 @@ def _signed_headers(
     creds: HuaweiCredentials, scheme: str, host: str, path: str, project_id: str
 ) -> dict[str, str]:
     if creds.token:
-        headers = {"Content-Type": "application/json", "X-Auth-Token": creds.token, "X-Project-Id": project_id}
-        return headers
+        return {"Content-Type": "application/json", "X-Auth-Token": creds.token, "X-Project-Id": project_id}
     request = SdkRequest(
         method="GET",
         schema=scheme,

@@ -23,13 +23,6 @@ class HuaweiCredentials:
     token: str | None = field(default=None, repr=False)
     security_token: str | None = field(default=None, repr=False)
 
-    @property
-    def kind(self) -> str:
-        return "token" if self.token else "aksk"
-
-    def secret_values(self) -> list[str]:
-        return [v for v in (self.sk, self.token, self.security_token) if v]
-
     @classmethod
     def from_secret(cls, text: str) -> HuaweiCredentials:
         try:
