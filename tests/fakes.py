@@ -12,10 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from taskwatch.errors import DependencyError
-from taskwatch.model import PollMessage, TaskState
-from taskwatch.notifications import Notification
-from taskwatch.records import ClaimResult, Fenced, TaskRecord, Terminal
+from taskwatch.domain.errors import DependencyError
+from taskwatch.domain.model import PollMessage, TaskState
+from taskwatch.domain.notifications import Notification
+from taskwatch.domain.records import ClaimResult, Decision, Fenced, TaskRecord, WatchStatus
 
 
 class FakeRecords:
@@ -24,16 +24,27 @@ class FakeRecords:
         self.writes = 0
 
     def claim(
-        self, message: PollMessage, *, claim_id: str, now: float, lease_until: float,
-        next_poll_at: float, first_poll_at: float, deadline: float,
+        self,
+        message: PollMessage,
+        *,
+        claim_id: str,
+        now: float,
+        lease_until: float,
+        next_poll_at: float,
+        first_poll_at: float,
+        deadline: float,
     ) -> ClaimResult:
         self.writes += 1
         old = self.items.get(message.task_id)
         if old is not None and not (old.attempts == message.attempt and old.status in ("queued", "polling")):
             return ClaimResult(False, old)
         base = old or TaskRecord(
-            task_id=message.task_id, project_id=message.project_id, instance_id=message.instance_id,
-            status="polling", first_seen_at=now, submitted_via="queue",
+            task_id=message.task_id,
+            project_id=message.project_id,
+            instance_id=message.instance_id,
+            status=WatchStatus.POLLING,
+            first_seen_at=now,
+            submitted_via="queue",
         )
         self.items[message.task_id] = replace(
             base,
@@ -42,7 +53,7 @@ class FakeRecords:
             region=base.region if base.region is not None else message.region,
             expected_type=base.expected_type if base.expected_type is not None else message.expected_type,
             source=base.source if base.source is not None else message.source,
-            status="polling",
+            status=WatchStatus.POLLING,
             attempts=message.attempt + 1,
             claim_id=claim_id,
             lease_until=lease_until,
@@ -60,19 +71,19 @@ class FakeRecords:
         self.items[task_id] = replace(old, lease_until=lease_until, updated_at=now)
         return True
 
-    def finish(self, task_id: str, *, claim_id: str, now: float, terminal: Terminal, notified: bool) -> None:
+    def finish(self, task_id: str, *, claim_id: str, now: float, decision: Decision, notified: bool) -> None:
         self.writes += 1
         old = self._fenced(task_id, claim_id)
         self.items[task_id] = replace(
             old,
-            status=terminal.outcome.value,
-            outcome=terminal.outcome.value,
-            task_type=terminal.task_type,
-            error_code=terminal.error_code,
-            error_msg=terminal.error_msg,
-            failures=copy.deepcopy(terminal.failures),
-            export=terminal.export,
-            report=terminal.report,
+            status=WatchStatus.of(decision.outcome),
+            outcome=decision.outcome.value,
+            task_type=decision.task_type,
+            error_code=decision.error_code,
+            error_msg=decision.error_msg,
+            failures=copy.deepcopy(decision.failures),
+            export=decision.export,
+            report=decision.report,
             notified=notified,
             updated_at=now,
             finished_at=now,
@@ -81,8 +92,9 @@ class FakeRecords:
 
     def release(self, task_id: str, *, claim_id: str, now: float) -> None:
         self.writes += 1
-        self.items[task_id] = replace(self._fenced(task_id, claim_id), lease_until=0.0, next_poll_at=None,
-                                      updated_at=now)
+        self.items[task_id] = replace(
+            self._fenced(task_id, claim_id), lease_until=0.0, next_poll_at=None, updated_at=now
+        )
 
     def mark_notified(self, task_id: str, *, claim_id: str, now: float) -> None:
         self.writes += 1
@@ -97,9 +109,16 @@ class FakeRecords:
         if old is not None:
             return ClaimResult(False, old)
         self.items[message.task_id] = TaskRecord(
-            task_id=message.task_id, project_id=message.project_id, instance_id=message.instance_id,
-            status="queued", region=message.region, expected_type=message.expected_type, source=message.source,
-            first_seen_at=now, updated_at=now, submitted_via="webhook",
+            task_id=message.task_id,
+            project_id=message.project_id,
+            instance_id=message.instance_id,
+            status=WatchStatus.QUEUED,
+            region=message.region,
+            expected_type=message.expected_type,
+            source=message.source,
+            first_seen_at=now,
+            updated_at=now,
+            submitted_via="webhook",
         )
         return ClaimResult(True, None)
 
@@ -108,7 +127,6 @@ class FakeRecords:
         if old is None or old.claim_id != claim_id:
             raise Fenced(task_id)
         return old
-
 
 
 @dataclass

@@ -9,9 +9,9 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from taskwatch import runtime
-from taskwatch.poller import process_record
-from taskwatch.watcher import Watcher
+from taskwatch import wiring
+from taskwatch.domain.watcher import Watcher
+from taskwatch.entrypoints.poller import process_record
 
 logger = Logger(service="taskwatch-poller")
 metrics = Metrics(namespace="ApigTaskwatch", service="taskwatch-poller")
@@ -26,7 +26,7 @@ LEASE_CAP_SECONDS = 120.0
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext, watcher: Watcher | None = None) -> dict[str, Any]:
-    active = watcher or runtime.watcher()
+    active = watcher or wiring.watcher()
     # A claim is held at most until this invocation is over; SQS's visibility timeout is longer.
     lease_seconds = min(context.get_remaining_time_in_millis() / 1000 + LEASE_MARGIN_SECONDS, LEASE_CAP_SECONDS)
 
@@ -34,7 +34,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext, watcher: Watch
         process_record(
             record,
             watcher=active,
-            dead_letters=runtime.poll_queue(),
+            dead_letters=wiring.poll_queue(),
             lease_seconds=lease_seconds,
             logger=logger,
             metrics=metrics,

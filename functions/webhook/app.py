@@ -1,4 +1,4 @@
-"""Webhook: HTTP API (payload v2.0). POST /tasks starts a watch, GET /tasks/{task_id} answers its status."""
+"""WatchService: HTTP API (payload v2.0). POST /tasks starts a watch, GET /tasks/{task_id} answers its status."""
 
 from __future__ import annotations
 
@@ -14,10 +14,12 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from taskwatch import runtime
-from taskwatch.errors import DependencyError, InvalidMessage
-from taskwatch.webhook import MAX_BODY_BYTES, BodyTooLarge, TaskUnknown, Webhook, read_body, stage_of, status_url
-from taskwatch.webhook_auth import AuthFailed
+from taskwatch import wiring
+from taskwatch.domain.errors import DependencyError, InvalidMessage
+from taskwatch.domain.limits import MAX_REQUEST_BYTES
+from taskwatch.domain.signatures import AuthFailed
+from taskwatch.domain.submissions import TaskUnknown, WatchConflict, WatchService
+from taskwatch.entrypoints.http import BodyTooLarge, read_body, stage_of, status_url
 
 logger = Logger(service="taskwatch-webhook")
 metrics = Metrics(namespace="ApigTaskwatch", service="taskwatch-webhook")
@@ -38,9 +40,9 @@ def handles[E: Exception](exc_class: type[E]) -> Callable[[ErrorHandler[E]], Err
     return register
 
 
-def _webhook() -> Webhook:
-    hook: Webhook = app.context["webhook"]
-    return hook
+def _service() -> WatchService:
+    service: WatchService = app.context["service"]
+    return service
 
 
 def _answer(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[str]:
@@ -61,28 +63,31 @@ def _body() -> bytes:
 @tracer.capture_method
 def submit() -> Response[str]:
     event = app.current_event
-    submission = _webhook().submit(event.headers, _body())
+    submission = _service().submit(event.headers, _body())
     logger.append_keys(task_id=submission.task_id)
     logger.info(
-        "watch submitted", new_watch=submission.created, enqueued=submission.enqueued, status=submission.status
+        "watch submitted", new_watch=submission.created, enqueued=submission.enqueued, status=submission.status.value
     )
-    metrics.add_metric(name="WatchesCreated" if submission.created else "DuplicateSubmissions",
-                       unit=MetricUnit.Count, value=1)
+    metrics.add_metric(
+        name="WatchesCreated" if submission.created else "DuplicateSubmissions", unit=MetricUnit.Count, value=1
+    )
     context = event.request_context
     proto = event.headers.get("x-forwarded-proto", "https")
     url = status_url(
-        context.domain_name, stage_of(event.raw_event.get("requestContext", {})), submission.task_id,
+        context.domain_name,
+        stage_of(event.raw_event.get("requestContext", {})),
+        submission.task_id,
         scheme=proto if proto in ("http", "https") else "https",
     )
     return _answer(
-        submission.http_status, {"task_id": submission.task_id, "status": submission.status, "status_url": url}
+        submission.http_status, {"task_id": submission.task_id, "status": submission.status.value, "status_url": url}
     )
 
 
 @app.get("/tasks/<task_id>")
 @tracer.capture_method
 def status(task_id: str) -> Response[str]:
-    record = _webhook().status(app.current_event.headers, _body(), task_id)
+    record = _service().status(app.current_event.headers, task_id)
     metrics.add_metric(name="StatusReads", unit=MetricUnit.Count, value=1)
     return _answer(200, record.status_view())
 
@@ -119,10 +124,17 @@ def invalid(error: InvalidMessage) -> Response[str]:
     return _answer(400, {"error": "invalid_request", "details": error.details})
 
 
+@handles(WatchConflict)
+def conflict(error: WatchConflict) -> Response[str]:
+    logger.info("conflicting submission", details=error.details)
+    metrics.add_metric(name="ConflictingSubmissions", unit=MetricUnit.Count, value=1)
+    return _answer(409, {"error": "conflict", "details": error.details})
+
+
 @handles(BodyTooLarge)
 def too_large(_: BodyTooLarge) -> Response[str]:
     logger.info("request body too large")
-    return _answer(413, {"error": "payload_too_large", "details": [f"body: at most {MAX_BODY_BYTES} bytes"]})
+    return _answer(413, {"error": "payload_too_large", "details": [f"body: at most {MAX_REQUEST_BYTES} bytes"]})
 
 
 @handles(TaskUnknown)
@@ -139,6 +151,8 @@ def unavailable(error: DependencyError) -> Response[str]:
 @tracer.capture_lambda_handler
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext, webhook: Webhook | None = None) -> dict[str, Any]:
-    app.context["webhook"] = webhook or runtime.webhook()
+def lambda_handler(
+    event: dict[str, Any], context: LambdaContext, service: WatchService | None = None
+) -> dict[str, Any]:
+    app.context["service"] = service or wiring.watch_service()
     return app.resolve(event, context)

@@ -22,11 +22,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from taskwatch.model import TASK_TYPES
-from taskwatch.webhook_auth import sign_standard
+from taskwatch.domain.model import TASK_TYPES
+from taskwatch.domain.records import WatchStatus
+from taskwatch.domain.signatures import sign_standard
 
 EXIT_SUCCEEDED, EXIT_OUTCOME, EXIT_ERROR, EXIT_TIMEOUT = 0, 1, 2, 3
-RUNNING_STATUSES = ("queued", "polling")
+RUNNING_STATUSES = tuple(status.value for status in WatchStatus if status.running)
 DEFAULT_KEY_ENV = "TASKWATCH_WEBHOOK_KEY"
 MAX_TRANSIENT_FAILURES = 5
 USER_AGENT = "taskwatch-cli/0.1"
@@ -66,7 +67,9 @@ class WebhookClient:
 
     def _request(self, method: str, path: str, body: bytes) -> HttpAnswer:
         # A fresh id and timestamp per request: the webhook refuses signatures older than 5 minutes.
-        headers = sign_standard(self._key, "msg_" + secrets.token_hex(12), int(self._clock()), body)
+        # A GET signs its path, so a captured status read cannot be replayed against another task.
+        payload = body if method == "POST" else path.encode()
+        headers = sign_standard(self._key, "msg_" + secrets.token_hex(12), int(self._clock()), payload)
         headers["User-Agent"] = USER_AGENT
         headers["Accept"] = "application/json"
         if body:
@@ -209,7 +212,8 @@ def wait_for_task(
 
 def register(subcommands: Any) -> None:
     submit = subcommands.add_parser(
-        "submit", help="start watching an APIG task through the webhook (prints its status URL)",
+        "submit",
+        help="start watching an APIG task through the webhook (prints its status URL)",
         description="POST a signed watch to the webhook and print the task's status URL.",
     )
     _common(submit)
@@ -224,7 +228,8 @@ def register(subcommands: Any) -> None:
     submit.set_defaults(run=run_submit)
 
     wait = subcommands.add_parser(
-        "wait", help="wait for a watched task's outcome (exit 0 only when it succeeded)",
+        "wait",
+        help="wait for a watched task's outcome (exit 0 only when it succeeded)",
         description="Read the task's status until it ends and print its record as JSON.",
     )
     _common(wait)
@@ -235,7 +240,9 @@ def register(subcommands: Any) -> None:
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--url", required=True, help="the webhook's base URL (the stack's WebhookUrl output)")
     parser.add_argument(
-        "--key-env", default=DEFAULT_KEY_ENV, metavar="NAME",
+        "--key-env",
+        default=DEFAULT_KEY_ENV,
+        metavar="NAME",
         help=f"environment variable holding the webhook key (default {DEFAULT_KEY_ENV})",
     )
     parser.add_argument("--task-id", required=True)
@@ -265,7 +272,9 @@ def _client(args: argparse.Namespace) -> WebhookClient:
 
 def _message(args: argparse.Namespace) -> dict[str, Any]:
     message: dict[str, Any] = {
-        "project_id": args.project_id, "instance_id": args.instance_id, "task_id": args.task_id,
+        "project_id": args.project_id,
+        "instance_id": args.instance_id,
+        "task_id": args.task_id,
     }
     if args.region:
         message["region"] = args.region

@@ -17,10 +17,10 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 
 from apig_emulator import ApigEmulator
-from taskwatch import runtime
+from taskwatch import wiring
 from taskwatch_local.event_source import SqsEventSource
 from taskwatch_local.http_api import LocalHttpApi
-from taskwatch_local.stack import LocalStack, StackSettings, aws_emulator, create_stack
+from taskwatch_local.stack import LocalAws, StackSettings, aws_emulator, create_stack
 from taskwatch_local.template_resources import TemplateStack, read_template_stack
 
 # Demo scale: what differs from template.yaml, and only this.
@@ -66,7 +66,7 @@ def demo_scale(template: TemplateStack | None = None) -> DemoScale:
 
 @dataclass
 class LocalEnvironment:
-    stack: LocalStack
+    stack: LocalAws
     apig: ApigEmulator
     webhook: LocalHttpApi
     source: SqsEventSource
@@ -153,7 +153,7 @@ def _function_environment(env: dict[str, str], quiet: bool) -> Iterator[None]:
     extra = {"POWERTOOLS_METRICS_DISABLED": "true"} if quiet else {}
     saved = {key: os.environ.get(key) for key in {**env, **extra}}
     os.environ.update({**env, **extra})
-    runtime.reset()
+    wiring.reset()
     levels = {name: logging.getLogger(name).level for name in QUIET_LOGGERS}
     if quiet:
         # The handlers' JSON logs would drown the story; their outcomes are shown from the status API.
@@ -169,4 +169,4 @@ def _function_environment(env: dict[str, str], quiet: bool) -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-        runtime.reset()
+        wiring.reset()

@@ -34,7 +34,11 @@ def default_handler() -> Handler:
 
 class LocalHttpApi:
     def __init__(
-        self, handler: Handler | None = None, *, port: int = 0, function_timeout: float = 10.0,
+        self,
+        handler: Handler | None = None,
+        *,
+        port: int = 0,
+        function_timeout: float = 10.0,
         function_name: str = "taskwatch-webhook",
     ) -> None:
         self._handler = handler or default_handler()
@@ -162,7 +166,10 @@ class _HttpApiRequest(BaseHTTPRequestHandler):
             return
         body = self.rfile.read(length) if length else b""
         event = build_event(
-            self.command, self.path, list(self.headers.items()), body,
+            self.command,
+            self.path,
+            list(self.headers.items()),
+            body,
             host=self.headers.get("Host") or urlsplit(self.owner.url).netloc,
             source_ip=self.client_address[0],
         )

@@ -53,15 +53,15 @@ def instructions(state: dict[str, Any]) -> str:
 taskwatch local stack is up (Ctrl-C stops everything)
 
   webhook URL    {url}
-  webhook key    {state['webhook_key']}   (a local throwaway key)
+  webhook key    {state["webhook_key"]}   (a local throwaway key)
   AWS endpoint   {aws}   (moto; credentials testing/testing, region us-east-1)
   APIG emulator  {apig}   (signed requests only; AK/SK below)
-  bucket         {state['bucket']}
+  bucket         {state["bucket"]}
 
 Paste into another shell:
 
-  export {DEFAULT_KEY_ENV}={q(state['webhook_key'])}
-  export HUAWEICLOUD_SDK_AK={q(state['huaweicloud_sdk_ak'])} HUAWEICLOUD_SDK_SK={q(state['huaweicloud_sdk_sk'])}
+  export {DEFAULT_KEY_ENV}={q(state["webhook_key"])}
+  export HUAWEICLOUD_SDK_AK={q(state["huaweicloud_sdk_ak"])} HUAWEICLOUD_SDK_SK={q(state["huaweicloud_sdk_sk"])}
 
   # an APIG task on the emulator (--type import for an import with one failing API)
   TASK=$(taskwatch local create-task --apig-url {apig} {ids} --type export)
@@ -71,12 +71,12 @@ Paste into another shell:
   taskwatch wait --url {url} --task-id "$TASK" --interval 1
 
   # the exports in the bucket
-  {aws_env} aws --endpoint-url {aws} s3 ls s3://{state['bucket']} --recursive
+  {aws_env} aws --endpoint-url {aws} s3 ls s3://{state["bucket"]} --recursive
   {aws_env} python -c "import boto3; print([o['Key'] for o in boto3.client('s3', endpoint_url='{aws}')\
-.list_objects_v2(Bucket='{state['bucket']}').get('Contents', [])])"
+.list_objects_v2(Bucket='{state["bucket"]}').get('Contents', [])])"
 
   # the notifications (what a subscriber of the topic receives)
-  {aws_env} aws --endpoint-url {aws} sqs receive-message --queue-url {state['notifications_queue_url']} \
+  {aws_env} aws --endpoint-url {aws} sqs receive-message --queue-url {state["notifications_queue_url"]} \
 --max-number-of-messages 10
 
   # or watch a task directly, without AWS
@@ -139,7 +139,8 @@ def register(subcommands: Any) -> None:
     actions = local.add_subparsers(dest="local_command", required=True, metavar="ACTION")
 
     up = actions.add_parser(
-        "up", help="start the local stack and keep it running until Ctrl-C",
+        "up",
+        help="start the local stack and keep it running until Ctrl-C",
         description="moto (AWS), the APIG emulator, the webhook and the poller, in this process.",
     )
     up.add_argument("--state-file", metavar="PATH", help="also write the URLs and keys to this JSON file")
@@ -148,7 +149,8 @@ def register(subcommands: Any) -> None:
     up.set_defaults(run=run_up)
 
     create = actions.add_parser(
-        "create-task", help="start an APIG import or export task on an APIG endpoint (prints its task id)",
+        "create-task",
+        help="start an APIG import or export task on an APIG endpoint (prints its task id)",
         description="A signed POST async-export / async-import; AK/SK from HUAWEICLOUD_SDK_AK/SK.",
     )
     create.add_argument("--apig-url", required=True, help="the APIG endpoint (the emulator's URL)")

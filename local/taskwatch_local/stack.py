@@ -44,7 +44,7 @@ class StackSettings:
 
 
 @dataclass
-class LocalStack:
+class LocalAws:
     endpoint: str
     queue_url: str
     dlq_url: str
@@ -59,7 +59,9 @@ class LocalStack:
 
     def client(self, service: str) -> Any:
         session: Any = boto3.session.Session(
-            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION  # noqa: S106
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",  # noqa: S106 - moto's fixed test credentials
+            region_name=REGION,
         )
         return session.client(service, endpoint_url=self.endpoint)
 
@@ -93,9 +95,7 @@ class LocalStack:
         sqs = self.client("sqs")
         found: list[dict[str, Any]] = []
         while True:
-            answer = sqs.receive_message(
-                QueueUrl=self.inbox_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds
-            )
+            answer = sqs.receive_message(QueueUrl=self.inbox_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds)
             messages = answer.get("Messages", [])
             if not messages:
                 return found
@@ -105,9 +105,7 @@ class LocalStack:
                     {
                         "subject": envelope.get("Subject"),
                         "message": json.loads(envelope["Message"]),
-                        "attributes": {
-                            k: v.get("Value") for k, v in envelope.get("MessageAttributes", {}).items()
-                        },
+                        "attributes": {k: v.get("Value") for k, v in envelope.get("MessageAttributes", {}).items()},
                     }
                 )
                 sqs.delete_message(QueueUrl=self.inbox_url, ReceiptHandle=item["ReceiptHandle"])
@@ -157,7 +155,7 @@ def create_stack(
     huawei_credentials: dict[str, str] | None = None,
     name: str | None = None,
     resource_names: Mapping[str, str] | None = None,
-) -> LocalStack:
+) -> LocalAws:
     """Create the stack's queue + DLQ, bucket, topic (+ inbox subscriber), table and secrets.
 
     Each resource is named `{name}-{suffix}`, the suffix from `resource_names` (keys as in
@@ -166,7 +164,7 @@ def create_stack(
     settings = settings or StackSettings()
     name = name or f"taskwatch-{uuid.uuid4().hex[:8]}"
     suffix = {**DEFAULT_RESOURCE_NAMES, **(resource_names or {})}
-    probe = LocalStack(endpoint, "", "", "", "", "", "", "", "", "", settings)
+    probe = LocalAws(endpoint, "", "", "", "", "", "", "", "", "", settings)
     sqs, s3, sns = probe.client("sqs"), probe.client("s3"), probe.client("sns")
     ddb, sm = probe.client("dynamodb"), probe.client("secretsmanager")
 
@@ -200,16 +198,14 @@ def create_stack(
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
         BillingMode="PAY_PER_REQUEST",
     )
-    ddb.update_time_to_live(
-        TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
-    )
+    ddb.update_time_to_live(TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"})
 
     creds = huawei_credentials or {"ak": "LOCALAK" + secrets.token_hex(4).upper(), "sk": secrets.token_hex(20)}
     huawei_secret = sm.create_secret(Name=f"{name}/{suffix['huawei_secret']}", SecretString=json.dumps(creds))["ARN"]
     webhook_key = new_webhook_key()
     webhook_secret = sm.create_secret(Name=f"{name}/{suffix['webhook_secret']}", SecretString=webhook_key)["ARN"]
 
-    return LocalStack(
+    return LocalAws(
         endpoint=endpoint,
         queue_url=queue_url,
         dlq_url=dlq_url,

@@ -16,28 +16,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from taskwatch.apig import ApigClient
+from taskwatch.adapters.apig import ApigClient
+from taskwatch.adapters.secrets import EnvCredentials
 from taskwatch.config import DEFAULT_REGION
-from taskwatch.credentials import EnvCredentials
-from taskwatch.errors import CredentialsError, PermanentApigError, TaskNotFound, TransientApigError, Unauthorized
-from taskwatch.model import TASK_TYPES, MalformedTask, Outcome, PollMessage, TaskState
-from taskwatch.policy import PollPolicy
-from taskwatch.records import Terminal
-from taskwatch.watcher import (
-    TaskReader,
-    decide_outcome,
-    export_file_name,
-    object_metadata,
-    outcome_for_error,
-    timed_out,
-)
+from taskwatch.domain.errors import CredentialsError, PermanentApigError, TaskNotFound, TransientApigError, Unauthorized
+from taskwatch.domain.exports import export_file_name, object_metadata
+from taskwatch.domain.model import TASK_TYPES, MalformedTask, Outcome, PollMessage, TaskState
+from taskwatch.domain.outcomes import decide_outcome, outcome_for_error, timed_out
+from taskwatch.domain.policy import PollPolicy
+from taskwatch.domain.ports import TaskReader
+from taskwatch.domain.records import Decision
 
 EXIT_SUCCEEDED, EXIT_OUTCOME, EXIT_USAGE = 0, 1, 2
 
 
 @dataclass(frozen=True)
 class Watched:
-    terminal: Terminal
+    decision: Decision
     state: TaskState | None
     attempts: int
 
@@ -79,14 +74,14 @@ def watch_task(
 def store_export(watched: Watched, message: PollMessage, args: argparse.Namespace) -> str | None:
     """Write the exported swagger to --out, to S3 (--bucket) or next to the user; returns where."""
     state = watched.state
-    if state is None or state.export is None or watched.terminal.outcome is not Outcome.SUCCEEDED:
+    if state is None or state.export is None or watched.decision.outcome is not Outcome.SUCCEEDED:
         return None
     export = state.export
     name = export_file_name(export)
     body = export.content.encode("utf-8")
     if args.bucket:
-        from taskwatch.aws import client
-        from taskwatch.s3 import S3ExportStore
+        from taskwatch.adapters.aws import client
+        from taskwatch.adapters.s3 import S3ExportStore
 
         key = f"{args.prefix}{message.instance_id}/{message.task_id}/{name}"
         metadata = object_metadata(message, state.task_type)
@@ -98,13 +93,11 @@ def store_export(watched: Watched, message: PollMessage, args: argparse.Namespac
 
 
 def describe(watched: Watched) -> list[str]:
-    terminal = watched.terminal
-    lines = [f"outcome: {terminal.outcome.value} after {watched.attempts} poll(s)"]
-    if terminal.error_code or terminal.error_msg:
-        lines.append(f"error: {terminal.error_code}: {terminal.error_msg}")
-    lines.extend(
-        f"  failed: {f['method']} {f['path']}: {f['error_code']} {f['error_msg']}" for f in terminal.failures
-    )
+    decision = watched.decision
+    lines = [f"outcome: {decision.outcome.value} after {watched.attempts} poll(s)"]
+    if decision.error_code or decision.error_msg:
+        lines.append(f"error: {decision.error_code}: {decision.error_msg}")
+    lines.extend(f"  failed: {f['method']} {f['path']}: {f['error_code']} {f['error_msg']}" for f in decision.failures)
     report = watched.state.report if watched.state else None
     if report is not None:
         lines.append(f"imported: {len(report.success)} API(s), failed: {len(report.failures)}")
@@ -114,8 +107,12 @@ def describe(watched: Watched) -> list[str]:
 def run_watch(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
     out, err = out or sys.stdout, err or sys.stderr
     message = PollMessage(
-        project_id=args.project_id, instance_id=args.instance_id, task_id=args.task_id,
-        region=args.region, expected_type=args.expected_type, max_wait_seconds=args.max_wait,
+        project_id=args.project_id,
+        instance_id=args.instance_id,
+        task_id=args.task_id,
+        region=args.region,
+        expected_type=args.expected_type,
+        max_wait_seconds=args.max_wait,
     )
     try:
         policy = PollPolicy(args.min_delay, args.max_delay, args.max_wait or 3600)
@@ -131,12 +128,13 @@ def run_watch(args: argparse.Namespace, *, out: TextIO | None = None, err: TextI
     if stored:
         out.write(f"export written to {stored}\n")
     out.flush()
-    return EXIT_SUCCEEDED if watched.terminal.outcome is Outcome.SUCCEEDED else EXIT_OUTCOME
+    return EXIT_SUCCEEDED if watched.decision.outcome is Outcome.SUCCEEDED else EXIT_OUTCOME
 
 
 def register(subcommands: Any) -> None:
     watch = subcommands.add_parser(
-        "watch", help="watch one APIG task from this machine (credentials from HUAWEICLOUD_SDK_AK/SK)",
+        "watch",
+        help="watch one APIG task from this machine (credentials from HUAWEICLOUD_SDK_AK/SK)",
         description="Poll one task with the poller's policy until it ends; exit 0 only when it succeeded.",
     )
     watch.add_argument("--project-id", required=True)

@@ -12,9 +12,9 @@ import pytest
 
 from apig_emulator import ApigEmulator
 from functions.poller import app as poller_app
-from taskwatch import runtime
+from taskwatch import wiring
 from taskwatch_local.event_source import SqsEventSource
-from taskwatch_local.stack import LocalStack, StackSettings, aws_emulator, create_stack
+from taskwatch_local.stack import LocalAws, StackSettings, aws_emulator, create_stack
 
 PROJECT_ID = "0123456789abcdef0123456789abcdef"
 INSTANCE_ID = "eddc4d25480b4cd6b512f270a1b8b341"
@@ -42,7 +42,7 @@ def apig() -> Iterator[ApigEmulator]:
 
 @dataclass
 class Harness:
-    stack: LocalStack
+    stack: LocalAws
     apig: ApigEmulator
     source: SqsEventSource
 
@@ -54,7 +54,7 @@ class Harness:
         return str(answer["MessageId"])
 
     def record(self, task_id: str) -> dict[str, Any] | None:
-        found = runtime.watcher().records.get(task_id)
+        found = wiring.watcher().records.get(task_id)
         return found.status_view() if found else None
 
     def run_until_finished(self, *task_ids: str, timeout: float = 30.0) -> None:
@@ -74,14 +74,12 @@ def poll_message(task_id: str, **extra: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def make_harness(
-    aws_endpoint: str, apig: ApigEmulator, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Any]:
+def make_harness(aws_endpoint: str, apig: ApigEmulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     def make(settings: StackSettings = FAST, handler: Any = None) -> Harness:
         stack = create_stack(aws_endpoint, settings=settings, huawei_credentials={"ak": AK, "sk": SK})
         for key, value in stack.function_env(apig_endpoint=apig.url).items():
             monkeypatch.setenv(key, value)
-        runtime.reset()
+        wiring.reset()
         source = SqsEventSource(
             stack.client("sqs"),
             stack.queue_url,
@@ -93,7 +91,7 @@ def make_harness(
         return Harness(stack, apig, source)
 
     yield make
-    runtime.reset()
+    wiring.reset()
 
 
 @pytest.fixture

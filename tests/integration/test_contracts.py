@@ -8,29 +8,28 @@ from typing import Any
 
 import pytest
 
-from taskwatch.dynamodb import DynamoTaskRecords
-from taskwatch.model import Outcome, PollMessage
-from taskwatch.notifications import Notification
-from taskwatch.records import Fenced, TaskRecords, Terminal
-from taskwatch.s3 import S3ExportStore
-from taskwatch.sns import SnsNotifier
-from taskwatch.sqs import SqsPollQueue
-from taskwatch.watcher import ExportStore
-from taskwatch_local.stack import LocalStack, create_stack
+from taskwatch.adapters.dynamodb import DynamoTaskRecords
+from taskwatch.adapters.s3 import S3ExportStore
+from taskwatch.adapters.sns import SnsNotifier
+from taskwatch.adapters.sqs import SqsPollQueue
+from taskwatch.domain.model import Outcome, PollMessage
+from taskwatch.domain.notifications import Notification
+from taskwatch.domain.ports import ExportStore, TaskRecords
+from taskwatch.domain.records import Decision, Fenced
+from taskwatch_local.stack import LocalAws, create_stack
 from tests.fakes import FakeNotifier, FakeQueue, FakeRecords, FakeStore
 
-MESSAGE = PollMessage(project_id="p1", instance_id="i1", task_id="c1", region="cn-north-4",
-                      source={"pipeline": "7"})
+MESSAGE = PollMessage(project_id="p1", instance_id="i1", task_id="c1", region="cn-north-4", source={"pipeline": "7"})
 T0 = 1_800_000_000.0
 
 
 @pytest.fixture(scope="module")
-def stack(aws_endpoint: str) -> LocalStack:
+def stack(aws_endpoint: str) -> LocalAws:
     return create_stack(aws_endpoint)
 
 
 @pytest.fixture(params=["fake", "dynamodb"])
-def records(request: pytest.FixtureRequest, stack: LocalStack) -> Iterator[TaskRecords]:
+def records(request: pytest.FixtureRequest, stack: LocalAws) -> Iterator[TaskRecords]:
     if request.param == "fake":
         yield FakeRecords()
     else:
@@ -38,14 +37,22 @@ def records(request: pytest.FixtureRequest, stack: LocalStack) -> Iterator[TaskR
 
 
 def claim(records: TaskRecords, message: PollMessage, claim_id: str, now: float = T0) -> Any:
-    return records.claim(message, claim_id=claim_id, now=now, lease_until=now + 30, next_poll_at=now + 5,
-                         first_poll_at=now, deadline=now + 3600)
+    return records.claim(
+        message,
+        claim_id=claim_id,
+        now=now,
+        lease_until=now + 30,
+        next_poll_at=now + 5,
+        first_poll_at=now,
+        deadline=now + 3600,
+    )
 
 
 def unique(task_id: str, request: pytest.FixtureRequest) -> PollMessage:
     suffix = request.node.callspec.id.replace("-", "_")
-    return PollMessage(MESSAGE.project_id, MESSAGE.instance_id, f"{task_id}_{suffix}", MESSAGE.region,
-                       source=MESSAGE.source)
+    return PollMessage(
+        MESSAGE.project_id, MESSAGE.instance_id, f"{task_id}_{suffix}", MESSAGE.region, source=MESSAGE.source
+    )
 
 
 def test_first_claim_wins_and_second_sees_the_record(records: TaskRecords, request: pytest.FixtureRequest) -> None:
@@ -76,18 +83,27 @@ def test_take_over_only_after_the_lease(records: TaskRecords, request: pytest.Fi
 def test_finish_is_fenced_by_the_claim(records: TaskRecords, request: pytest.FixtureRequest) -> None:
     message = unique("finish", request)
     claim(records, message, "m1")
-    terminal = Terminal(Outcome.PARTIAL_FAILURE, "import_api", "APIG.3201", "1 of 2 failed",
-                        failures=[{"method": "GET", "path": "/x", "error_code": "APIG.3201", "error_msg": "bad"}],
-                        report={"bucket": "b", "key": "k"})
+    decision = Decision(
+        Outcome.PARTIAL_FAILURE,
+        "import_api",
+        "APIG.3201",
+        "1 of 2 failed",
+        failures=[{"method": "GET", "path": "/x", "error_code": "APIG.3201", "error_msg": "bad"}],
+        report={"bucket": "b", "key": "k"},
+    )
     with pytest.raises(Fenced):
-        records.finish(message.task_id, claim_id="m2", now=T0 + 1, terminal=terminal, notified=False)
-    records.finish(message.task_id, claim_id="m1", now=T0 + 1, terminal=terminal, notified=False)
+        records.finish(message.task_id, claim_id="m2", now=T0 + 1, decision=decision, notified=False)
+    records.finish(message.task_id, claim_id="m1", now=T0 + 1, decision=decision, notified=False)
     records.mark_notified(message.task_id, claim_id="m1", now=T0 + 2)
     record = records.get(message.task_id)
     assert record is not None and record.terminal and record.notified
     view = record.status_view()
     assert (view["status"], view["outcome"], view["error_code"], view["attempts"]) == (
-        "partial_failure", "partial_failure", "APIG.3201", 1)
+        "partial_failure",
+        "partial_failure",
+        "APIG.3201",
+        1,
+    )
     assert view["failures"][0]["path"] == "/x" and view["next_poll_at"] is None
     assert view["first_seen_at"] == "2027-01-15T08:00:00Z"
 
@@ -107,7 +123,7 @@ def test_unknown_task_has_no_record(records: TaskRecords) -> None:
 
 
 @pytest.fixture(params=["fake", "s3"])
-def store(request: pytest.FixtureRequest, stack: LocalStack) -> ExportStore:
+def store(request: pytest.FixtureRequest, stack: LocalAws) -> ExportStore:
     if request.param == "fake":
         return FakeStore(bucket=stack.bucket)
     return S3ExportStore(stack.bucket, stack.client("s3"))
@@ -122,13 +138,13 @@ def test_store_keeps_bytes_and_knows_what_it_has(store: ExportStore, request: py
 
 
 @pytest.fixture(params=["fake", "sqs"])
-def queue(request: pytest.FixtureRequest, stack: LocalStack) -> Any:
+def queue(request: pytest.FixtureRequest, stack: LocalAws) -> Any:
     if request.param == "fake":
         return FakeQueue()
     return SqsPollQueue(stack.queue_url, stack.client("sqs"))
 
 
-def test_queue_sends_a_message_that_parses_back(queue: Any, stack: LocalStack) -> None:
+def test_queue_sends_a_message_that_parses_back(queue: Any, stack: LocalAws) -> None:
     message_id = queue.send(MESSAGE, delay_seconds=0)
     assert isinstance(message_id, str) and message_id
     assert queue.dead_letter("junk", "body: not valid JSON")
@@ -141,20 +157,24 @@ def test_queue_sends_a_message_that_parses_back(queue: Any, stack: LocalStack) -
 
 
 @pytest.fixture(params=["fake", "sns"])
-def notifier(request: pytest.FixtureRequest, stack: LocalStack) -> Any:
+def notifier(request: pytest.FixtureRequest, stack: LocalAws) -> Any:
     if request.param == "fake":
         return FakeNotifier()
     return SnsNotifier(stack.topic_arn, stack.client("sns"))
 
 
-def test_notifier_publishes_subject_message_and_attributes(notifier: Any, stack: LocalStack) -> None:
-    note = Notification("APIG import failed (APIG.3201): c1", {"task_id": "c1", "outcome": "failed"}, "failed",
-                        "import_api")
+def test_notifier_publishes_subject_message_and_attributes(notifier: Any, stack: LocalAws) -> None:
+    note = Notification(
+        "APIG import failed (APIG.3201): c1", {"task_id": "c1", "outcome": "failed"}, "failed", "import_api"
+    )
     assert notifier.publish(note)
     if isinstance(notifier, SnsNotifier):
         [received] = stack.notifications(wait_seconds=1)
-        assert received == {"subject": note.subject, "message": note.message,
-                            "attributes": {"outcome": "failed", "task_type": "import_api"}}
+        assert received == {
+            "subject": note.subject,
+            "message": note.message,
+            "attributes": {"outcome": "failed", "task_type": "import_api"},
+        }
 
 
 def test_release_ends_the_lease_and_clears_the_next_poll(records: TaskRecords, request: pytest.FixtureRequest) -> None:

@@ -42,20 +42,47 @@ def accepts(url: str) -> bool:
 def test_local_up_serves_a_watch_and_stops_cleanly_on_sigint(tmp_path: Path) -> None:
     state_file = tmp_path / "state.json"
     process = subprocess.Popen(
-        [sys.executable, "-m", "taskwatch_local.cli", "local", "up", "--state-file", str(state_file),
-         "--waiting", "0.5", "--processing", "0.5"],
-        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(str(REPO_ROOT / p) for p in ("local", "layers/common",
-                                                                                       "emulator"))},
+        [
+            sys.executable,
+            "-m",
+            "taskwatch_local.cli",
+            "local",
+            "up",
+            "--state-file",
+            str(state_file),
+            "--waiting",
+            "0.5",
+            "--processing",
+            "0.5",
+        ],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(str(REPO_ROOT / p) for p in ("local", "layers/common", "emulator")),
+        },
     )
     try:
         state = wait_for_state(state_file, process)
-        apig = ApigTasks(state["apig_endpoint"], state["huaweicloud_sdk_ak"], state["huaweicloud_sdk_sk"],
-                         state["project_id"], state["instance_id"])
+        apig = ApigTasks(
+            state["apig_endpoint"],
+            state["huaweicloud_sdk_ak"],
+            state["huaweicloud_sdk_sk"],
+            state["project_id"],
+            state["instance_id"],
+        )
         task_id = apig.start_export("petstore")
         client = WebhookClient(state["webhook_url"], state["webhook_key"])
-        submitted = client.submit({"project_id": state["project_id"], "instance_id": state["instance_id"],
-                                   "task_id": task_id, "expected_type": "export_api"})
+        submitted = client.submit(
+            {
+                "project_id": state["project_id"],
+                "instance_id": state["instance_id"],
+                "task_id": task_id,
+                "expected_type": "export_api",
+            }
+        )
         assert submitted.status == 202, submitted
 
         deadline = time.monotonic() + 30

@@ -13,16 +13,20 @@ import pytest
 
 from apig_emulator import Step
 from functions.poller import app as poller_app
-from taskwatch import runtime
-from taskwatch.apig import ApigClient
-from taskwatch.watcher import Watcher
+from taskwatch import wiring
+from taskwatch.adapters.apig import ApigClient
+from taskwatch.domain.watcher import Watcher
 from taskwatch_local.stack import StackSettings
 from tests.fakes import Faulty
 from tests.integration.conftest import FAST, INSTANCE_ID, PROJECT_ID, SK, Harness, poll_message
 
 SWAGGER = '{\n\t"swagger": "2.0",\n\t"info": {"title": "petstore", "version": "1"}\n}'
-REPORT_OK = {"success": [{"id": "a1", "method": "GET", "path": "/pets", "action": "create"}], "failure": [],
-             "swagger": {"id": "s1", "result": "Success"}, "group_id": "g1"}
+REPORT_OK = {
+    "success": [{"id": "a1", "method": "GET", "path": "/pets", "action": "create"}],
+    "failure": [],
+    "swagger": {"id": "s1", "result": "Success"},
+    "group_id": "g1",
+}
 REPORT_PARTIAL = {
     "success": [{"id": "a1", "method": "GET", "path": "/pets", "action": "create"}],
     "failure": [
@@ -136,7 +140,8 @@ def test_task_type_other_than_expected_is_an_error(harness: Harness) -> None:
 
 def test_failed_task_notifies_its_error_code_and_message(harness: Harness) -> None:
     harness.apig.script(
-        "fail1", [Step.failed(error_code="APIG.3201", error_msg="The API group name already exists")],
+        "fail1",
+        [Step.failed(error_code="APIG.3201", error_msg="The API group name already exists")],
         task_type="import_api",
     )
     harness.send(poll_message("fail1"))
@@ -144,9 +149,24 @@ def test_failed_task_notifies_its_error_code_and_message(harness: Harness) -> No
     [note] = harness.stack.notifications(wait_seconds=1)
     message = note["message"]
     assert (message["outcome"], message["error_code"], message["error_msg"]) == (
-        "failed", "APIG.3201", "The API group name already exists")
-    assert set(message) == {"task_id", "project_id", "instance_id", "task_type", "outcome", "error_code",
-                            "error_msg", "failures", "export", "source", "attempts", "elapsed_seconds"}
+        "failed",
+        "APIG.3201",
+        "The API group name already exists",
+    )
+    assert set(message) == {
+        "task_id",
+        "project_id",
+        "instance_id",
+        "task_type",
+        "outcome",
+        "error_code",
+        "error_msg",
+        "failures",
+        "export",
+        "source",
+        "attempts",
+        "elapsed_seconds",
+    }
     assert message["project_id"] == PROJECT_ID and message["instance_id"] == INSTANCE_ID
     view = harness.record("fail1")
     assert view is not None and view["status"] == "failed" and view["error_code"] == "APIG.3201"
@@ -237,10 +257,10 @@ def test_transient_errors_are_retried_with_backoff_then_succeed(harness: Harness
         ],
         task_type="export_api",
     )
-    runtime.reset()
-    watcher = runtime.watcher()
+    wiring.reset()
+    watcher = wiring.watcher()
     # A read timeout well below the slow answer's 12 s, as the deployed one is well below Lambda's timeout.
-    watcher.apig = ApigClient(runtime.huawei_credentials(), endpoint=harness.apig.url, read_timeout=0.5)
+    watcher.apig = ApigClient(wiring.huawei_credentials(), endpoint=harness.apig.url, read_timeout=0.5)
     harness.source._handler = lambda event, context: poller_app.lambda_handler(event, context, watcher=watcher)
     harness.send(poll_message("tr1"))
     harness.run_until_finished("tr1", timeout=60)
@@ -303,8 +323,8 @@ def test_duplicate_deliveries_of_every_message_do_not_fork_store_or_notify_twice
         real_send(**kwargs)
         return real_send(**kwargs)
 
-    runtime.reset()
-    watcher = runtime.watcher()
+    wiring.reset()
+    watcher = wiring.watcher()
     watcher.queue._client = type("Twice", (), {"send_message": staticmethod(send_twice)})()  # type: ignore[attr-defined]
     harness.source._handler = lambda event, context: poller_app.lambda_handler(event, context, watcher=watcher)
     harness.send(poll_message("dup1"))
@@ -352,8 +372,9 @@ FAULTS = [
 ]
 
 
-@pytest.mark.parametrize(("port", "method", "after"), FAULTS, ids=[f"{p}.{m}-{'after' if a else 'before'}"
-                                                                    for p, m, a in FAULTS])
+@pytest.mark.parametrize(
+    ("port", "method", "after"), FAULTS, ids=[f"{p}.{m}-{'after' if a else 'before'}" for p, m, a in FAULTS]
+)
 def test_a_fault_in_each_aws_call_loses_nothing_and_duplicates_nothing(
     harness: Harness, port: str, method: str, after: bool
 ) -> None:
@@ -361,8 +382,8 @@ def test_a_fault_in_each_aws_call_loses_nothing_and_duplicates_nothing(
     harness.apig.script(
         "flt1", [Step.processing(), Step.processing(), Step.succeed(REPORT_PARTIAL)], task_type="import_api"
     )
-    runtime.reset()
-    watcher: Watcher = runtime.watcher()
+    wiring.reset()
+    watcher: Watcher = wiring.watcher()
     fail_on = {2} if (port, method) in (("records", "claim"), ("queue", "send")) else {1}
     setattr(watcher, port, Faulty(getattr(watcher, port), method, fail_on=fail_on, after=after))
     harness.source._handler = lambda event, context: poller_app.lambda_handler(event, context, watcher=watcher)
@@ -388,8 +409,8 @@ def test_a_fault_in_each_aws_call_loses_nothing_and_duplicates_nothing(
 def test_a_persistent_aws_failure_lands_in_the_dlq_after_max_receive_count(make_harness: Any) -> None:
     harness = make_harness(StackSettings(**{**FAST.__dict__, "max_receive_count": 2, "visibility_timeout": 1}))
     harness.apig.script("dlq1", [Step.processing()], task_type="import_api")
-    runtime.reset()
-    watcher = runtime.watcher()
+    wiring.reset()
+    watcher = wiring.watcher()
     watcher.records = Faulty(watcher.records, "claim", fail_on=set(range(1, 100)))
     harness.source._handler = lambda event, context: poller_app.lambda_handler(event, context, watcher=watcher)
     harness.send(poll_message("dlq1"))
@@ -416,8 +437,9 @@ def test_a_20_mb_export_is_stored_intact(harness: Harness) -> None:
     assert body.read() == big.encode()
 
 
-def test_secrets_never_appear_in_logs(harness: Harness, capsys: pytest.CaptureFixture[str],
-                                      caplog: pytest.LogCaptureFixture) -> None:
+def test_secrets_never_appear_in_logs(
+    harness: Harness, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
     # Given planted secrets: the Huawei SK, a security token, and a rotated-out SK
     harness.apig.set_temporary({"TMPAK": ("TMPSK-planted-secret", "SECTOKEN-planted-secret")})
     harness.stack.client("secretsmanager").put_secret_value(
@@ -426,8 +448,9 @@ def test_secrets_never_appear_in_logs(harness: Harness, capsys: pytest.CaptureFi
             {"ak": "TMPAK", "sk": "TMPSK-planted-secret", "security_token": "SECTOKEN-planted-secret"}
         ),
     )
-    harness.apig.script("sec1", [Step.processing(), Step.failed(error_code="APIG.3201", error_msg="nope")],
-                        task_type="import_api")
+    harness.apig.script(
+        "sec1", [Step.processing(), Step.failed(error_code="APIG.3201", error_msg="nope")], task_type="import_api"
+    )
     # INFO is what the functions run at (LOG_LEVEL); botocore's own DEBUG wire dumps would print any
     # response body, which is why nothing in the stack enables them.
     caplog.set_level(logging.INFO)
@@ -471,8 +494,9 @@ def test_an_iam_token_secret_is_sent_as_x_auth_token(harness: Harness) -> None:
 
 def test_an_import_with_thousands_of_failures_still_records_and_notifies(harness: Harness) -> None:
     # Given an import whose report lists 3,000 failures with long messages (over 6 MB of JSON)
-    failures = [{"method": "GET", "path": f"/api/{i}", "error_code": "APIG.3201", "error_msg": "x" * 2000}
-                for i in range(3000)]
+    failures = [
+        {"method": "GET", "path": f"/api/{i}", "error_code": "APIG.3201", "error_msg": "x" * 2000} for i in range(3000)
+    ]
     harness.apig.script("huge1", [Step.succeed({**REPORT_OK, "failure": failures})], task_type="import_api")
     harness.send(poll_message("huge1"))
     harness.run_until_finished("huge1")

@@ -78,7 +78,8 @@ def webhook(make_harness: Any) -> Iterator[Webhook]:
 def test_export_watch_from_post_to_succeeded(webhook: Webhook) -> None:
     # Given an export task that is processing for a while, then succeeds
     webhook.harness.apig.script(
-        "exp1", [Step.waiting(), Step.processing(), Step.export_json(SWAGGER, file_name="petstore")],
+        "exp1",
+        [Step.waiting(), Step.processing(), Step.export_json(SWAGGER, file_name="petstore")],
         task_type="export_api",
     )
     # When CI posts the watch
@@ -99,7 +100,10 @@ def test_export_watch_from_post_to_succeeded(webhook: Webhook) -> None:
     final = webhook.status("exp1")
     key = f"exports/{INSTANCE_ID}/exp1/petstore.json"
     assert (final["status"], final["outcome"], final["task_type"], final["attempts"]) == (
-        "succeeded", "succeeded", "export_api", 3,
+        "succeeded",
+        "succeeded",
+        "export_api",
+        3,
     )
     assert final["export"] == {"bucket": webhook.harness.stack.bucket, "key": key}
     assert final["source"] == {"ci": "github", "coverage": 91.5}
@@ -109,7 +113,8 @@ def test_export_watch_from_post_to_succeeded(webhook: Webhook) -> None:
 
 def test_failed_import_is_answered_with_its_error(webhook: Webhook) -> None:
     webhook.harness.apig.script(
-        "imp-failed", [Step.processing(), Step.failed("APIG.3201", "The API group name already exists")],
+        "imp-failed",
+        [Step.processing(), Step.failed("APIG.3201", "The API group name already exists")],
         task_type="import_api",
     )
     assert webhook.submit("imp-failed").status == 202
@@ -206,7 +211,10 @@ def taskwatch(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[st
     [
         pytest.param([Step.processing(), Step.export_json(SWAGGER)], "export_api", 0, "succeeded", id="succeeded"),
         pytest.param(
-            [Step.waiting(), Step.import_report(failure=[FAILED_ROUTE])], "import_api", 1, "partial_failure",
+            [Step.waiting(), Step.import_report(failure=[FAILED_ROUTE])],
+            "import_api",
+            1,
+            "partial_failure",
             id="partial_failure",
         ),
         pytest.param([Step.failed()], "import_api", 1, "failed", id="failed"),
@@ -220,9 +228,24 @@ def test_cli_submit_and_wait_exits_with_the_outcome(
     webhook.harness.source.start()
     # When CI runs `taskwatch submit --wait`
     done = taskwatch(
-        "submit", "--url", webhook.url, "--project-id", PROJECT_ID, "--instance-id", INSTANCE_ID,
-        "--task-id", "cli1", "--expected-type", task_type, "--source", '{"pipeline": 42}',
-        "--wait", "--interval", "0.2", "--timeout", "60",
+        "submit",
+        "--url",
+        webhook.url,
+        "--project-id",
+        PROJECT_ID,
+        "--instance-id",
+        INSTANCE_ID,
+        "--task-id",
+        "cli1",
+        "--expected-type",
+        task_type,
+        "--source",
+        '{"pipeline": 42}',
+        "--wait",
+        "--interval",
+        "0.2",
+        "--timeout",
+        "60",
         env={"TASKWATCH_WEBHOOK_KEY": webhook.harness.stack.webhook_key},
     )
     # Then it prints the status URL, then the final record, and exits with the outcome's code
@@ -249,7 +272,13 @@ def test_cli_wait_reads_a_submitted_task(webhook: Webhook) -> None:
 
 def test_cli_reports_a_wrong_key_as_an_error(webhook: Webhook) -> None:
     done = taskwatch(
-        "wait", "--url", webhook.url, "--task-id", "x1", "--interval", "0.2",
+        "wait",
+        "--url",
+        webhook.url,
+        "--task-id",
+        "x1",
+        "--interval",
+        "0.2",
         env={"TASKWATCH_WEBHOOK_KEY": "whsec_" + "A" * 44},
     )
     assert done.returncode == 2 and "401" in done.stderr and done.stdout == ""
@@ -265,7 +294,15 @@ def test_cli_wait_times_out_with_exit_3(webhook: Webhook) -> None:
     assert webhook.submit("slow1").status == 202
     # When CI waits less than it takes
     done = taskwatch(
-        "wait", "--url", webhook.url, "--task-id", "slow1", "--interval", "0.2", "--timeout", "0.5",
+        "wait",
+        "--url",
+        webhook.url,
+        "--task-id",
+        "slow1",
+        "--interval",
+        "0.2",
+        "--timeout",
+        "0.5",
         env={"TASKWATCH_WEBHOOK_KEY": webhook.harness.stack.webhook_key},
     )
     # Then the wait ends with 3 and the last record seen

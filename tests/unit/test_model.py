@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from taskwatch.errors import InvalidMessage
-from taskwatch.model import MalformedTask, PollMessage, TaskStatus, parse_poll_message, parse_task
+from taskwatch.domain.errors import InvalidMessage
+from taskwatch.domain.model import MalformedTask, PollMessage, TaskStatus, parse_poll_message, parse_task
 
 EVENTS = Path(__file__).parents[2] / "events"
 
@@ -29,8 +29,12 @@ def test_published_export_example_keeps_the_swagger_text_and_file_name() -> None
 
 
 def test_documented_export_shape_is_accepted() -> None:
-    body = {"task_id": "t", "task_status": "succeed", "task_type": "export_api",
-            "task_result": json.dumps({"file_type": "yaml", "content": "swagger: '2.0'\n"})}
+    body = {
+        "task_id": "t",
+        "task_status": "succeed",
+        "task_type": "export_api",
+        "task_result": json.dumps({"file_type": "yaml", "content": "swagger: '2.0'\n"}),
+    }
     state = parse_task(body)
     assert state.export is not None
     assert (state.export.file_name, state.export.file_type, state.export.content) == (None, "yaml", "swagger: '2.0'\n")
@@ -98,12 +102,30 @@ def test_any_answer_parses_or_is_malformed_never_anything_else(status: Any, task
 
 def test_invalid_poll_message_names_every_problem() -> None:
     with pytest.raises(InvalidMessage) as caught:
-        parse_poll_message(json.dumps({"project_id": "p/1", "task_id": "x" * 65, "region": "CN North",
-                                       "expected_type": "delete_api", "max_wait_seconds": 0, "source": [1],
-                                       "colour": "red"}))
+        parse_poll_message(
+            json.dumps(
+                {
+                    "project_id": "p/1",
+                    "task_id": "x" * 65,
+                    "region": "CN North",
+                    "expected_type": "delete_api",
+                    "max_wait_seconds": 0,
+                    "source": [1],
+                    "colour": "red",
+                }
+            )
+        )
     details = caught.value.details
-    for field in ("colour", "project_id", "instance_id", "task_id", "region", "expected_type", "max_wait_seconds",
-                  "source"):
+    for field in (
+        "colour",
+        "project_id",
+        "instance_id",
+        "task_id",
+        "region",
+        "expected_type",
+        "max_wait_seconds",
+        "source",
+    ):
         assert any(d.startswith(field) for d in details), (field, details)
 
 
@@ -115,8 +137,9 @@ def test_non_object_bodies_are_invalid(raw: str | bytes) -> None:
 
 def test_bookkeeping_fields_are_refused_from_outside() -> None:
     with pytest.raises(InvalidMessage) as caught:
-        parse_poll_message({"project_id": "p", "instance_id": "i", "task_id": "t", "attempt": 3},
-                           allow_bookkeeping=False)
+        parse_poll_message(
+            {"project_id": "p", "instance_id": "i", "task_id": "t", "attempt": 3}, allow_bookkeeping=False
+        )
     assert caught.value.details == ["attempt: unknown field"]
 
 
@@ -129,18 +152,26 @@ ids = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABC0123456789_-", min_size=1, 
 
 
 @given(
-    project_id=ids, instance_id=ids, task_id=ids,
+    project_id=ids,
+    instance_id=ids,
+    task_id=ids,
     attempt=st.integers(min_value=0, max_value=10_000),
     first_poll_at=st.none() | st.floats(min_value=0, max_value=4e9),
     source=st.none() | st.dictionaries(st.text(max_size=5), st.text(max_size=20), max_size=3),
     notified=st.booleans(),
 )
 def test_poll_messages_round_trip_through_json(
-    project_id: str, instance_id: str, task_id: str, attempt: int, first_poll_at: float | None,
-    source: dict[str, str] | None, notified: bool,
+    project_id: str,
+    instance_id: str,
+    task_id: str,
+    attempt: int,
+    first_poll_at: float | None,
+    source: dict[str, str] | None,
+    notified: bool,
 ) -> None:
-    message = PollMessage(project_id, instance_id, task_id, source=source, attempt=attempt,
-                          first_poll_at=first_poll_at, notified=notified)
+    message = PollMessage(
+        project_id, instance_id, task_id, source=source, attempt=attempt, first_poll_at=first_poll_at, notified=notified
+    )
     assert parse_poll_message(message.to_json()) == message
 
 

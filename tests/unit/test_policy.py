@@ -8,17 +8,21 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from taskwatch.policy import PollPolicy
+from taskwatch.domain.policy import PollPolicy
 
 unit = st.floats(min_value=0, max_value=0.999999)
 
 
 @given(
-    min_delay=st.integers(0, 900), spread=st.integers(0, 900), attempt=st.integers(1, 10_000),
-    elapsed=st.floats(min_value=0, max_value=10 * 604_800), r=unit,
+    min_delay=st.integers(0, 900),
+    spread=st.integers(0, 900),
+    attempt=st.integers(1, 10_000),
+    elapsed=st.floats(min_value=0, max_value=10 * 604_800),
+    r=unit,
 )
-def test_delay_stays_within_min_max_and_sqs_limit(min_delay: int, spread: int, attempt: int, elapsed: float,
-                                                 r: float) -> None:
+def test_delay_stays_within_min_max_and_sqs_limit(
+    min_delay: int, spread: int, attempt: int, elapsed: float, r: float
+) -> None:
     policy = PollPolicy(min_delay, min(min_delay + spread, 2000), 3600)
     delay = policy.next_delay(attempt, elapsed, lambda: r)
     assert min_delay <= delay <= min(policy.max_delay, 900)

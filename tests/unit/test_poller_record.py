@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from aws_lambda_powertools import Logger, Metrics
 
-from taskwatch.errors import DependencyError
-from taskwatch.poller import process_record
-from taskwatch.watcher import Watcher
+from taskwatch.domain.errors import DependencyError
+from taskwatch.domain.watcher import Watcher
+from taskwatch.entrypoints.poller import process_record
 from tests.fakes import FakeQueue
 
 
@@ -61,7 +61,13 @@ def test_a_failed_aws_call_is_logged_with_the_task_and_re_raised_for_redelivery(
     logger = Logger(service="test-poller-2", stream=stream)
     watcher: Watcher = FailingWatcher(DependencyError("publishing the notification failed: InternalError"))  # type: ignore[assignment]
     with pytest.raises(DependencyError):
-        process_record(Record(GOOD), watcher=watcher, dead_letters=FakeQueue(), lease_seconds=5, logger=logger,
-                       metrics=Metrics(namespace="Test", service="test-poller-2"))
+        process_record(
+            Record(GOOD),
+            watcher=watcher,
+            dead_letters=FakeQueue(),
+            lease_seconds=5,
+            logger=logger,
+            metrics=Metrics(namespace="Test", service="test-poller-2"),
+        )
     [line] = [json.loads(text) for text in stream.getvalue().splitlines()]
     assert line["level"] == "WARNING" and line["task_id"] == "t-7" and "InternalError" in line["error"]

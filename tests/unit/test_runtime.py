@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from taskwatch import runtime
+from taskwatch import wiring
 
 ENV = {
     "TASK_QUEUE_URL": "http://127.0.0.1:1/queue/a",
@@ -27,25 +27,25 @@ def environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_warm_invocations_reuse_the_same_wiring() -> None:
-    assert runtime.watcher() is runtime.watcher()
-    assert runtime.poll_queue() is runtime.poll_queue()
+    assert wiring.watcher() is wiring.watcher()
+    assert wiring.poll_queue() is wiring.poll_queue()
 
 
 def test_a_changed_environment_gets_fresh_wiring(monkeypatch: pytest.MonkeyPatch) -> None:
     # Given a warm watcher
-    first = runtime.watcher()
+    first = wiring.watcher()
     # When the same process is pointed at another APIG endpoint and table
     monkeypatch.setenv("APIG_ENDPOINT", "http://127.0.0.1:2")
     monkeypatch.setenv("TASK_TABLE", "tasks-b")
     # Then the next invocation uses them
-    second = runtime.watcher()
+    second = wiring.watcher()
     assert second is not first
-    assert runtime.settings().apig_endpoint == "http://127.0.0.1:2"
-    assert runtime.settings().task_table == "tasks-b"
+    assert wiring.settings().apig_endpoint == "http://127.0.0.1:2"
+    assert wiring.settings().task_table == "tasks-b"
 
 
 def test_missing_configuration_names_the_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("EXPORT_BUCKET")
     monkeypatch.delenv("NOTIFY_TOPIC_ARN")
     with pytest.raises(ValueError, match="EXPORT_BUCKET, NOTIFY_TOPIC_ARN"):
-        runtime.watcher()
+        wiring.watcher()

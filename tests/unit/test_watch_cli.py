@@ -27,10 +27,26 @@ def apig(monkeypatch: pytest.MonkeyPatch) -> Iterator[ApigEmulator]:
 
 def watch(apig: ApigEmulator, task_id: str, *extra: str) -> tuple[int, str]:
     out = io.StringIO()
-    args = cli.build_parser().parse_args([
-        "watch", "--endpoint", apig.url, "--project-id", PROJECT_ID, "--instance-id", INSTANCE_ID,
-        "--task-id", task_id, "--min-delay", "1", "--max-delay", "1", "--max-wait", "20", *extra,
-    ])
+    args = cli.build_parser().parse_args(
+        [
+            "watch",
+            "--endpoint",
+            apig.url,
+            "--project-id",
+            PROJECT_ID,
+            "--instance-id",
+            INSTANCE_ID,
+            "--task-id",
+            task_id,
+            "--min-delay",
+            "1",
+            "--max-delay",
+            "1",
+            "--max-wait",
+            "20",
+            *extra,
+        ]
+    )
     return args.run(args, out=out), out.getvalue()
 
 
@@ -64,9 +80,19 @@ def test_an_export_without_out_lands_in_the_current_directory_under_its_name(
     [
         (Step.failed("APIG.3201", "The API group name already exists"), "outcome: failed"),
         (
-            Step.succeed({"success": [], "failure": [
-                {"method": "POST", "path": "/orders/fail", "error_code": "APIG.3201", "error_msg": "bad backend"}
-            ]}),
+            Step.succeed(
+                {
+                    "success": [],
+                    "failure": [
+                        {
+                            "method": "POST",
+                            "path": "/orders/fail",
+                            "error_code": "APIG.3201",
+                            "error_msg": "bad backend",
+                        }
+                    ],
+                }
+            ),
             "outcome: partial_failure",
         ),
     ],

@@ -6,8 +6,9 @@ from dataclasses import replace
 
 import pytest
 
-from taskwatch.errors import DependencyError, TaskNotFound, TransientApigError, Unauthorized
-from taskwatch.model import (
+from taskwatch.domain.errors import DependencyError, TaskNotFound, TransientApigError, Unauthorized
+from taskwatch.domain.exports import export_file_name
+from taskwatch.domain.model import (
     ExportResult,
     ImportFailure,
     ImportReport,
@@ -17,19 +18,29 @@ from taskwatch.model import (
     TaskState,
     TaskStatus,
 )
-from taskwatch.policy import PollPolicy
-from taskwatch.watcher import Step, Watcher, WatchSettings, decide_outcome, export_file_name
+from taskwatch.domain.outcomes import decide_outcome
+from taskwatch.domain.policy import PollPolicy
+from taskwatch.domain.watcher import Step, Watcher, WatchSettings
 from tests.fakes import Clock, FakeNotifier, FakeQueue, FakeRecords, FakeStore, Faulty, ScriptedApig
 
 MESSAGE = PollMessage(project_id="p1", instance_id="i1", task_id="t1", source={"run": "42"})
 LEASE = 30.0
 RUNNING = TaskState("t1", TaskStatus.PROCESSING, "import_api")
-EXPORTED = TaskState("t1", TaskStatus.SUCCEED, "export_api",
-                     export=ExportResult('{"swagger":"2.0"}', "api-RELEASE", "json"))
+EXPORTED = TaskState(
+    "t1", TaskStatus.SUCCEED, "export_api", export=ExportResult('{"swagger":"2.0"}', "api-RELEASE", "json")
+)
 PARTIAL = TaskState(
-    "t1", TaskStatus.SUCCEED, "import_api",
-    report=ImportReport("g1", [{"id": "a"}], [ImportFailure("GET", "/x", "APIG.3201", "bad")], [], None,
-                        raw={"failure": [{"method": "GET"}]}),
+    "t1",
+    TaskStatus.SUCCEED,
+    "import_api",
+    report=ImportReport(
+        "g1",
+        [{"id": "a"}],
+        [ImportFailure("GET", "/x", "APIG.3201", "bad")],
+        [],
+        None,
+        raw={"failure": [{"method": "GET"}]},
+    ),
 )
 
 
@@ -78,7 +89,11 @@ def test_export_is_stored_once_and_success_is_quiet() -> None:
     assert isinstance(store, FakeStore)
     body, content_type, metadata = store.objects["exports/i1/t1/api-RELEASE.json"]
     assert (body, content_type, metadata["task_id"], metadata["source"]) == (
-        b'{"swagger":"2.0"}', "application/json", "t1", '{"run":"42"}')
+        b'{"swagger":"2.0"}',
+        "application/json",
+        "t1",
+        '{"run":"42"}',
+    )
     assert watcher.notifier.published == []  # type: ignore[attr-defined]
 
 
@@ -192,14 +207,14 @@ def test_steady_poll_costs_one_state_write_and_one_enqueue() -> None:
 
 
 def test_type_mismatch_is_an_error_outcome() -> None:
-    terminal = decide_outcome(EXPORTED, "import_api")
-    assert terminal.outcome is Outcome.ERROR and terminal.error_code == "TASKWATCH.TYPE_MISMATCH"
+    decision = decide_outcome(EXPORTED, "import_api")
+    assert decision.outcome is Outcome.ERROR and decision.error_code == "TASKWATCH.TYPE_MISMATCH"
 
 
 def test_failed_task_outcome_carries_the_task_error() -> None:
     state = TaskState("t1", TaskStatus.FAILED, "import_api", error=TaskError("APIG.3201", "exists"))
-    terminal = decide_outcome(state, None)
-    assert (terminal.outcome, terminal.error_code, terminal.error_msg) == (Outcome.FAILED, "APIG.3201", "exists")
+    decision = decide_outcome(state, None)
+    assert (decision.outcome, decision.error_code, decision.error_msg) == (Outcome.FAILED, "APIG.3201", "exists")
 
 
 def test_export_file_names_never_add_path_levels() -> None:
@@ -223,16 +238,16 @@ def test_a_huge_partial_import_lists_a_bounded_number_of_failures() -> None:
     report = ImportReport("g1", [], failures, [], None, raw={"failure": [f.as_dict() for f in failures]})
     state = TaskState("t1", TaskStatus.SUCCEED, "import_api", report=report)
     # When the outcome is decided
-    terminal = decide_outcome(state, "import_api")
+    decision = decide_outcome(state, "import_api")
     # Then the record and the notification stay within DynamoDB's and SNS's limits and say so
-    assert terminal.outcome is Outcome.PARTIAL_FAILURE and len(terminal.failures) == 200
-    assert all(len(f["error_msg"]) == 300 for f in terminal.failures)
-    assert terminal.error_msg == (
+    assert decision.outcome is Outcome.PARTIAL_FAILURE and len(decision.failures) == 200
+    assert all(len(f["error_msg"]) == 300 for f in decision.failures)
+    assert decision.error_msg == (
         "1000 of 1000 APIs failed to import (the first 200 are listed; the import report has them all)"
     )
 
 
 def test_a_failed_task_with_an_enormous_error_message_is_bounded() -> None:
     state = TaskState("t1", TaskStatus.FAILED, "import_api", error=TaskError("APIG.3201", "e" * 1_000_000))
-    terminal = decide_outcome(state, None)
-    assert terminal.error_msg == "e" * 2000 and terminal.error_code == "APIG.3201"
+    decision = decide_outcome(state, None)
+    assert decision.error_msg == "e" * 2000 and decision.error_code == "APIG.3201"

@@ -7,17 +7,22 @@ import copy
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 from botocore.exceptions import ClientError
 
 from functions.webhook import app
-from taskwatch.records import TaskRecord
-from taskwatch.webhook import MAX_BODY_BYTES, Webhook, WebhookKeys
-from taskwatch.webhook_auth import sign_github, sign_standard
+from taskwatch.adapters.secrets import WebhookKeys
+from taskwatch.domain.limits import MAX_REQUEST_BYTES
+from taskwatch.domain.records import TaskRecord, WatchStatus
+from taskwatch.domain.signatures import sign_standard
+from taskwatch.domain.submissions import WatchService
 from taskwatch_local.event_source import LocalContext
 from tests.fakes import FakeQueue, FakeRecords, Faulty
+
+if TYPE_CHECKING:
+    from mypy_boto3_secretsmanager import SecretsManagerClient
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
@@ -26,8 +31,18 @@ EVENTS = Path(__file__).resolve().parents[2] / "events"
 TEST_KEY = "whsec_dGFza3dhdGNoLXRlc3Qta2V5LW5vdC1hLXNlY3JldCE="
 SIGNED_AT = 1_767_225_600
 SPEC_STATUS_FIELDS = {
-    "task_id", "status", "outcome", "task_type", "attempts", "first_seen_at", "updated_at", "export",
-    "error_code", "error_msg", "failures", "source",
+    "task_id",
+    "status",
+    "outcome",
+    "task_type",
+    "attempts",
+    "first_seen_at",
+    "updated_at",
+    "export",
+    "error_code",
+    "error_msg",
+    "failures",
+    "source",
 }
 
 
@@ -92,9 +107,9 @@ class World:
     clock: Clock = field(default_factory=Clock)
 
     def call(self, event: dict[str, Any]) -> dict[str, Any]:
-        webhook = Webhook(records=self.records, queue=self.queue, keys=self.keys, clock=self.clock)
+        webhook = WatchService(records=self.records, queue=self.queue, keys=self.keys, clock=self.clock)
         response: dict[str, Any] = app.lambda_handler(
-            event, LocalContext(function_name="taskwatch-webhook"), webhook=webhook
+            event, LocalContext(function_name="taskwatch-webhook"), service=webhook
         )
         return response
 
@@ -110,15 +125,24 @@ def load(name: str) -> dict[str, Any]:
 
 
 def request(
-    method: str, path: str, body: bytes = b"", *, key: str | None = TEST_KEY, scheme: str = "standard",
-    at: int = SIGNED_AT, base64_body: bool = False, stage: str = "$default",
+    method: str,
+    path: str,
+    body: bytes = b"",
+    *,
+    key: str | None = TEST_KEY,
+    at: int = SIGNED_AT,
+    signed_path: str | None = None,
+    base64_body: bool = False,
+    stage: str = "$default",
 ) -> dict[str, Any]:
-    """A payload v2.0 event shaped like the sample events, signed over `body` unless key is None."""
+    """A payload v2.0 event shaped like the sample events, signed unless key is None: a POST over its body,
+    a GET over its path below the stage (or over `signed_path`, to replay a signature elsewhere)."""
     event = copy.deepcopy(load("webhook_get_status"))
     for name in ("webhook-id", "webhook-timestamp", "webhook-signature"):
         event["headers"].pop(name)
     if key is not None:
-        signed = sign_standard(key, "msg_test", at, body) if scheme == "standard" else sign_github(key, body)
+        payload = body if method == "POST" else (path if signed_path is None else signed_path).encode()
+        signed = sign_standard(key, "msg_test", at, payload)
         event["headers"].update({k.lower(): v for k, v in signed.items()})
     raw_path = path if stage == "$default" else f"/{stage}{path}"
     event["rawPath"] = raw_path
@@ -150,10 +174,9 @@ def message(task_id: str = "t1", **extra: Any) -> bytes:
 # --- submitting ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("sample", ["webhook_post_standard", "webhook_post_github"])
-def test_signed_submission_is_recorded_enqueued_and_answered_202(world: World, sample: str) -> None:
+def test_signed_submission_is_recorded_enqueued_and_answered_202(world: World) -> None:
     # Given a signed POST /tasks from CI
-    event = load(sample)
+    event = load("webhook_post_standard")
     # When the webhook handles it
     status, body = answer(world.call(event))
     # Then it answers 202 with where to read the status
@@ -182,7 +205,7 @@ def test_resubmitting_a_watch_being_polled_enqueues_nothing(world: World) -> Non
     # Given a task already submitted and claimed by the poller
     assert answer(world.call(request("POST", "/tasks", message())))[0] == 202
     world.records.items["t1"] = TaskRecord(
-        task_id="t1", project_id="p1", instance_id="i1", status="polling", attempts=2
+        task_id="t1", project_id="p1", instance_id="i1", status=WatchStatus.POLLING, attempts=2
     )
     # When CI submits it again
     status, body = answer(world.call(request("POST", "/tasks", message())))
@@ -193,7 +216,7 @@ def test_resubmitting_a_watch_being_polled_enqueues_nothing(world: World) -> Non
 
 def test_resubmitting_a_finished_watch_answers_its_outcome(world: World) -> None:
     world.records.items["t1"] = TaskRecord(
-        task_id="t1", project_id="p1", instance_id="i1", status="failed", outcome="failed"
+        task_id="t1", project_id="p1", instance_id="i1", status=WatchStatus.FAILED, outcome="failed"
     )
     status, body = answer(world.call(request("POST", "/tasks", message())))
     assert (status, body["status"]) == (200, "failed")
@@ -254,22 +277,46 @@ def test_invalid_body_is_not_revealed_before_authentication(world: World) -> Non
     assert answer(world.call(request("POST", "/tasks", b"[1,2", key=None)))[0] == 401
 
 
-@pytest.mark.parametrize("scheme", ["none", "github"])
-def test_status_reads_require_standard_webhooks(world: World, scheme: str) -> None:
+def test_an_untimed_github_style_submission_answers_401(world: World) -> None:
+    # Given the same body signed GitHub-style (no timestamp: it could be replayed forever)
+    event = load("webhook_post_untimed_github")
+    # When it reaches the webhook, Then it is refused and nothing is recorded or enqueued
+    assert answer(world.call(event)) == (401, {"error": "unauthorized"})
+    assert world.queue.sent == [] and world.records.items == {}
+
+
+@pytest.mark.parametrize(
+    ("key", "signed_path"),
+    [(None, None), (TEST_KEY, "/tasks/t2"), (TEST_KEY, "")],
+    ids=["unsigned", "signed-for-another-task", "signed-over-the-empty-body"],
+)
+def test_status_reads_are_signed_over_their_own_path(world: World, key: str | None, signed_path: str | None) -> None:
     # Given a watched task
     world.call(request("POST", "/tasks", message()))
     reads = world.records.reads
-    # When its status is read unsigned or GitHub-signed (no timestamp: replayable)
-    event = request("GET", "/tasks/t1", key=None if scheme == "none" else TEST_KEY, scheme="github")
+    # When its status is read unsigned, or with a signature made for another path
+    event = request("GET", "/tasks/t1", key=key, signed_path=signed_path)
     # Then the answer is 401 and nothing was read
     assert answer(world.call(event)) == (401, {"error": "unauthorized"})
     assert world.records.reads == reads
 
 
+def test_a_task_id_watched_under_another_project_answers_409(world: World) -> None:
+    # Given t1 is watched under project p1
+    assert answer(world.call(request("POST", "/tasks", message())))[0] == 202
+    # When someone submits t1 under another project
+    other = json.dumps({"project_id": "p2", "instance_id": "i1", "task_id": "t1"}).encode()
+    status, body = answer(world.call(request("POST", "/tasks", other)))
+    # Then it is a conflict naming the field, and the first watch is untouched
+    assert status == 409 and body["error"] == "conflict"
+    assert body["details"] == ["project_id: task t1 is already watched under another project"]
+    assert len(world.queue.sent) == 1 and world.records.items["t1"].project_id == "p1"
+
+
 def test_rotated_key_is_picked_up_at_once(world: World) -> None:
     # Given the keys are cached from before a rotation
     secrets = FakeSecrets("whsec_" + base64.b64encode(b"o" * 32).decode())
-    world.keys = WebhookKeys("webhook", secrets, clock=world.clock)
+    world.keys = WebhookKeys("webhook", cast("SecretsManagerClient", secrets), clock=world.clock)
     world.call(request("POST", "/tasks", message("t0"), key=secrets.stages["AWSCURRENT"]))
     reads = secrets.reads
     world.clock.now += 60
@@ -284,7 +331,7 @@ def test_rotated_key_is_picked_up_at_once(world: World) -> None:
 
 def test_bad_signatures_do_not_flood_secrets_manager(world: World) -> None:
     secrets = FakeSecrets(TEST_KEY)
-    world.keys = WebhookKeys("webhook", secrets, clock=world.clock)
+    world.keys = WebhookKeys("webhook", cast("SecretsManagerClient", secrets), clock=world.clock)
     for _ in range(5):
         assert answer(world.call(request("POST", "/tasks", message(), key="whsec_" + "B" * 44)))[0] == 401
     # The first load and one forced refresh (two versions each); the next refresh waits its turn
@@ -396,7 +443,7 @@ def test_ten_thousand_nested_arrays_are_refused_without_parsing(world: World) ->
 @pytest.mark.parametrize("base64_body", [False, True])
 def test_body_over_16_kib_is_413_before_any_parsing(world: World, base64_body: bool) -> None:
     # Given a body one byte over the limit that is not even JSON, signed correctly
-    body = b"{" * (MAX_BODY_BYTES + 1)
+    body = b"{" * (MAX_REQUEST_BYTES + 1)
     status, answered = answer(world.call(request("POST", "/tasks", body, base64_body=base64_body)))
     assert status == 413 and answered["error"] == "payload_too_large"
     assert world.queue.sent == []
@@ -404,8 +451,8 @@ def test_body_over_16_kib_is_413_before_any_parsing(world: World, base64_body: b
 
 def test_body_of_exactly_16_kib_is_accepted_for_parsing(world: World) -> None:
     base = message()
-    body = base[:-1] + b" " * (MAX_BODY_BYTES - len(base)) + b"}"
-    assert len(body) == MAX_BODY_BYTES
+    body = base[:-1] + b" " * (MAX_REQUEST_BYTES - len(base)) + b"}"
+    assert len(body) == MAX_REQUEST_BYTES
     assert answer(world.call(request("POST", "/tasks", body, base64_body=True)))[0] == 202
 
 

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from taskwatch.policy import PollPolicy
+from taskwatch.domain.policy import PollPolicy
 
 DEFAULT_REGION = "cn-north-4"
 

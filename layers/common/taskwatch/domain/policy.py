@@ -13,7 +13,8 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-SQS_MAX_DELAY = 900
+from taskwatch.domain.limits import SQS_MAX_DELAY_SECONDS
+
 GROWTH = 0.10  # delay as a share of the time the task has run so far
 JITTER_LOW = 0.75  # delays are drawn from [JITTER_LOW, 1] x the target
 
@@ -25,7 +26,7 @@ class PollPolicy:
     max_wait: int = 3600
 
     def __post_init__(self) -> None:
-        if not 0 <= self.min_delay <= SQS_MAX_DELAY:
+        if not 0 <= self.min_delay <= SQS_MAX_DELAY_SECONDS:
             raise ValueError("min delay must be between 0 and 900 seconds")
         if not self.min_delay <= self.max_delay:
             raise ValueError("max delay must not be below min delay")
@@ -34,7 +35,7 @@ class PollPolicy:
 
     @property
     def ceiling(self) -> int:
-        return min(self.max_delay, SQS_MAX_DELAY)
+        return min(self.max_delay, SQS_MAX_DELAY_SECONDS)
 
     def deadline(self, first_poll_at: float, max_wait_seconds: int | None) -> float:
         return first_poll_at + (max_wait_seconds if max_wait_seconds is not None else self.max_wait)

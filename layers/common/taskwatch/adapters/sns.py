@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from taskwatch.aws import aws_call
-from taskwatch.notifications import Notification
+from taskwatch.adapters.aws import aws_call
+from taskwatch.domain.notifications import Notification
 
 
 class SnsNotifier:

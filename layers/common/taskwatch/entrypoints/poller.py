@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from taskwatch.errors import DependencyError, InvalidMessage
-from taskwatch.model import parse_poll_message
-from taskwatch.watcher import Step, Watcher
-
-
-class DeadLetters(Protocol):
-    def dead_letter(self, body: str, reason: str) -> bool: ...
+from taskwatch.domain.errors import DependencyError, InvalidMessage
+from taskwatch.domain.model import parse_poll_message
+from taskwatch.domain.ports import DeadLetters
+from taskwatch.domain.watcher import Step, Watcher
 
 
 def process_record(
@@ -69,7 +66,6 @@ def process_record(
             metrics.add_metric(name="DuplicateDeliveries", unit=MetricUnit.Count, value=1)
             logger.info("duplicate delivery dropped", **fields)
         else:
-            logger.info("redelivery deferred until the claim can be resumed", retry_in=result.delay_seconds,
-                        **fields)
+            logger.info("redelivery deferred until the claim can be resumed", retry_in=result.delay_seconds, **fields)
     finally:
         logger.remove_keys(["task_id"])

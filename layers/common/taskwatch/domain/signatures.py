@@ -1,6 +1,9 @@
-"""Webhook signatures: GitHub's `X-Hub-Signature-256` and Standard Webhooks (`webhook-*` headers).
+"""Standard Webhooks signatures (`webhook-id`, `webhook-timestamp`, `webhook-signature`).
 
-Pure functions of (headers, raw body, keys, now). Every comparison is constant-time, and failures
+The signed payload is the raw body of a POST and the request path of a GET (`/tasks/{task_id}`),
+so a captured status read cannot be replayed against another task; the timestamp keeps any captured
+request from being replayed after five minutes. Pure functions of (headers, payload, keys, now).
+Every comparison is constant-time, and failures
 carry only a reason class (`missing`, `malformed`, `stale`, `mismatch`), never signature material.
 """
 
@@ -14,9 +17,8 @@ import re
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
 
-from taskwatch.errors import TaskwatchError
+from taskwatch.domain.errors import TaskwatchError
 
-GITHUB_HEADER = "x-hub-signature-256"
 STANDARD_ID = "webhook-id"
 STANDARD_TIMESTAMP = "webhook-timestamp"
 STANDARD_SIGNATURE = "webhook-signature"
@@ -24,21 +26,21 @@ STANDARD_HEADERS = (STANDARD_ID, STANDARD_TIMESTAMP, STANDARD_SIGNATURE)
 TOLERANCE_SECONDS = 300
 KEY_PREFIX = "whsec_"
 
-_HEX_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 _MAX_ID_LENGTH = 256
 
 
 class Scheme(StrEnum):
-    GITHUB = "github"
-    STANDARD = "standard"
+    STANDARD = "standard"  # Standard Webhooks with the shared key: an operator
+    OIDC = "oidc"  # a CI system's OpenID Connect token
 
 
 class Reason(StrEnum):
-    MISSING = "missing"  # no signature headers of an accepted scheme
+    MISSING = "missing"  # no credentials of an accepted scheme
     MALFORMED = "malformed"  # headers present but not in the scheme's syntax
-    STALE = "stale"  # Standard Webhooks timestamp outside the tolerance
+    STALE = "stale"  # timestamp outside the tolerance, or a token outside its lifetime
     MISMATCH = "mismatch"  # well-formed, but no key produces the signature
+    REFUSED = "refused"  # a valid token that no trust rule accepts (or one already used)
 
 
 class AuthFailed(TaskwatchError):
@@ -82,53 +84,20 @@ def sign_standard(key: str, msg_id: str, timestamp: int, body: bytes) -> dict[st
     }
 
 
-def github_signature(key: str, body: bytes) -> str:
-    """`sha256=<hex HMAC-SHA256(utf-8 of the whole key string, body)>`, as GitHub sends it."""
-    return "sha256=" + hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
-
-
-def sign_github(key: str, body: bytes) -> dict[str, str]:
-    return {"X-Hub-Signature-256": github_signature(key, body)}
-
-
 # --- verifying -----------------------------------------------------------------------------------------
 
 
-def verify(
+def verify(headers: Mapping[str, str], payload: bytes, keys: Iterable[str], *, now: float) -> None:
+    """Raise AuthFailed unless one key signed `payload` with the request's Standard Webhooks headers."""
+    verify_standard(headers, payload, keys, now=now)
+
+
+def verify_standard(
     headers: Mapping[str, str],
     body: bytes,
     keys: Iterable[str],
     *,
     now: float,
-    schemes: Iterable[Scheme] = (Scheme.STANDARD, Scheme.GITHUB),
-) -> Scheme:
-    """Return the scheme that authenticated the request, or raise AuthFailed.
-
-    Every accepted scheme whose headers are present is tried; one valid signature suffices. When all
-    fail, the failure of the first scheme tried is reported.
-    """
-    lowered = lower_headers(headers)
-    key_list = list(keys)
-    first_failure: AuthFailed | None = None
-    for scheme in schemes:
-        try:
-            if scheme is Scheme.STANDARD:
-                if not any(name in lowered for name in STANDARD_HEADERS):
-                    continue
-                verify_standard(lowered, body, key_list, now=now)
-            else:
-                if GITHUB_HEADER not in lowered:
-                    continue
-                verify_github(lowered, body, key_list)
-        except AuthFailed as failure:
-            first_failure = first_failure or failure
-            continue
-        return scheme
-    raise first_failure or AuthFailed(Reason.MISSING)
-
-
-def verify_standard(
-    headers: Mapping[str, str], body: bytes, keys: Iterable[str], *, now: float,
     tolerance: int = TOLERANCE_SECONDS,
 ) -> None:
     lowered = lower_headers(headers)
@@ -157,21 +126,6 @@ def verify_standard(
             matched |= hmac.compare_digest(expected, candidate)
     if not matched:
         raise AuthFailed(Reason.MISMATCH, Scheme.STANDARD)
-
-
-def verify_github(headers: Mapping[str, str], body: bytes, keys: Iterable[str]) -> None:
-    value = lower_headers(headers).get(GITHUB_HEADER)
-    if value is None:
-        raise AuthFailed(Reason.MISSING, Scheme.GITHUB)
-    algorithm, _, digest = value.strip().partition("=")
-    if algorithm != "sha256" or not _HEX_SHA256.fullmatch(digest):
-        raise AuthFailed(Reason.MALFORMED, Scheme.GITHUB)
-    offered = ("sha256=" + digest.lower()).encode()
-    matched = False
-    for key in keys:
-        matched |= hmac.compare_digest(github_signature(key, body).encode(), offered)
-    if not matched:
-        raise AuthFailed(Reason.MISMATCH, Scheme.GITHUB)
 
 
 def _v1_signatures(header: str) -> list[bytes]:

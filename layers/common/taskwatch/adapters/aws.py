@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from taskwatch.errors import DependencyError
+from taskwatch.domain.errors import DependencyError
 
 
 @functools.cache

@@ -1,4 +1,4 @@
-"""Wiring: the real adapters built from Settings, once per execution environment.
+"""The composition root: the real adapters built from Settings, once per execution environment.
 
 Everything is built on first use and kept while the function is warm. In Lambda the environment
 never changes under a running process; a host that re-points the same process at other resources
@@ -11,22 +11,36 @@ from __future__ import annotations
 import functools
 import os
 
-from taskwatch.apig import ApigClient
-from taskwatch.aws import LazyClient, client, session
+from taskwatch.adapters.apig import ApigClient
+from taskwatch.adapters.aws import LazyClient, client, session
+from taskwatch.adapters.dynamodb import DynamoTaskRecords
+from taskwatch.adapters.s3 import S3ExportStore
+from taskwatch.adapters.secrets import EnvCredentials, SecretCredentials, WebhookKeys
+from taskwatch.adapters.sns import SnsNotifier
+from taskwatch.adapters.sqs import SqsPollQueue
 from taskwatch.config import Settings
-from taskwatch.credentials import CredentialSource, EnvCredentials, SecretCredentials
-from taskwatch.dynamodb import DynamoTaskRecords
-from taskwatch.s3 import S3ExportStore
-from taskwatch.sns import SnsNotifier
-from taskwatch.sqs import SqsPollQueue
-from taskwatch.watcher import Watcher, WatchSettings
-from taskwatch.webhook import Webhook, WebhookKeys
+from taskwatch.domain.ports import CredentialSource
+from taskwatch.domain.submissions import WatchService
+from taskwatch.domain.watcher import Watcher, WatchSettings
 
 _INPUTS = (
-    "TASK_QUEUE_URL", "EXPORT_BUCKET", "EXPORT_PREFIX", "NOTIFY_TOPIC_ARN", "NOTIFY_ON_SUCCESS", "TASK_TABLE",
-    "HUAWEI_CREDENTIALS_SECRET_ID", "WEBHOOK_SECRET_ID", "APIG_ENDPOINT", "HUAWEI_REGION",
-    "POLL_MIN_DELAY_SECONDS", "POLL_MAX_DELAY_SECONDS", "POLL_MAX_WAIT_SECONDS",
-    "AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID",
+    "TASK_QUEUE_URL",
+    "EXPORT_BUCKET",
+    "EXPORT_PREFIX",
+    "NOTIFY_TOPIC_ARN",
+    "NOTIFY_ON_SUCCESS",
+    "TASK_TABLE",
+    "HUAWEI_CREDENTIALS_SECRET_ID",
+    "WEBHOOK_SECRET_ID",
+    "APIG_ENDPOINT",
+    "HUAWEI_REGION",
+    "POLL_MIN_DELAY_SECONDS",
+    "POLL_MAX_DELAY_SECONDS",
+    "POLL_MAX_WAIT_SECONDS",
+    "AWS_ENDPOINT_URL",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ACCESS_KEY_ID",
 )
 _built_from: tuple[str | None, ...] | None = None
 
@@ -56,10 +70,10 @@ def poll_queue() -> SqsPollQueue:
     return _poll_queue()
 
 
-def webhook() -> Webhook:
+def watch_service() -> WatchService:
     """The webhook's logic with the real adapters; the keys cache lives while the function is warm."""
     _follow_environment()
-    return _webhook()
+    return _watch_service()
 
 
 def huawei_credentials() -> CredentialSource:
@@ -100,10 +114,10 @@ def _poll_queue() -> SqsPollQueue:
 
 
 @functools.cache
-def _webhook() -> Webhook:
+def _watch_service() -> WatchService:
     config = _settings()
     config.require("task_queue_url", "task_table", "webhook_secret_id")
-    return Webhook(
+    return WatchService(
         records=DynamoTaskRecords(config.task_table, client("dynamodb")),
         queue=_poll_queue(),
         keys=WebhookKeys(config.webhook_secret_id or "", client("secretsmanager")),
@@ -112,5 +126,5 @@ def _webhook() -> Webhook:
 
 def reset() -> None:
     """Forget cached configuration and clients (tests that change the environment call this)."""
-    for cached in (_settings, _huawei_credentials, _watcher, _poll_queue, _webhook, client, session):
+    for cached in (_settings, _huawei_credentials, _watcher, _poll_queue, _watch_service, client, session):
         cached.cache_clear()

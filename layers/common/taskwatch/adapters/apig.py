@@ -15,15 +15,10 @@ import urllib3
 from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.sdk_request import SdkRequest
 
-from taskwatch.credentials import CredentialSource, HuaweiCredentials
-from taskwatch.errors import (
-    ApigError,
-    PermanentApigError,
-    TaskNotFound,
-    TransientApigError,
-    Unauthorized,
-)
-from taskwatch.model import MalformedTask, PollMessage, TaskState, parse_task
+from taskwatch.domain.credentials import HuaweiCredentials
+from taskwatch.domain.errors import ApigError, PermanentApigError, TaskNotFound, TransientApigError, Unauthorized
+from taskwatch.domain.model import MalformedTask, PollMessage, TaskState, parse_task
+from taskwatch.domain.ports import CredentialSource
 
 TASK_PATH = "/v2/{project_id}/apigw/instances/{instance_id}/async-tasks/{task_id}"
 NOT_FOUND_CODE = "APIG.3093"
@@ -69,8 +64,7 @@ class ApigClient:
             instance_id=quote(message.instance_id, safe=""),
             task_id=quote(message.task_id, safe=""),
         )
-        headers = _signed_headers(creds, parts.scheme, parts.netloc, parts.path.rstrip("/") + path,
-                                  message.project_id)
+        headers = _signed_headers(creds, parts.scheme, parts.netloc, parts.path.rstrip("/") + path, message.project_id)
         try:
             response = self._pool.request("GET", f"{base}{path}", headers=headers, preload_content=True)
         except urllib3.exceptions.TimeoutError as exc:
@@ -94,9 +88,7 @@ class ApigClient:
         return parse_task(body)
 
 
-def _signed_headers(
-    creds: HuaweiCredentials, scheme: str, host: str, path: str, project_id: str
-) -> dict[str, str]:
+def _signed_headers(creds: HuaweiCredentials, scheme: str, host: str, path: str, project_id: str) -> dict[str, str]:
     if creds.token:
         return {"Content-Type": "application/json", "X-Auth-Token": creds.token, "X-Project-Id": project_id}
     request = SdkRequest(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from taskwatch.aws import aws_call
-from taskwatch.model import PollMessage
+from taskwatch.adapters.aws import aws_call
+from taskwatch.domain.model import PollMessage
 
 
 class SqsPollQueue:
@@ -48,8 +48,8 @@ class SqsPollQueue:
                 if policy:
                     arn = json.loads(policy)["deadLetterTargetArn"]
                     _, _, _, _, account, name = arn.split(":", 5)
-                    self._dead_letter_url = self._client.get_queue_url(
-                        QueueName=name, QueueOwnerAWSAccountId=account
-                    )["QueueUrl"]
+                    self._dead_letter_url = self._client.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)[
+                        "QueueUrl"
+                    ]
             self._dead_letter_known = True
         return self._dead_letter_url

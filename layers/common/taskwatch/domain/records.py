@@ -1,4 +1,4 @@
-"""The task record: what the table holds about one watch, and the ports the watcher needs.
+"""The task record: what the table holds about one watch, and the watch's own status.
 
 The record is the single source of truth for CI (status API) and the fence that makes the
 poller's effects exactly-once (see watcher.py).
@@ -8,12 +8,34 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from enum import StrEnum
+from typing import Any
 
-from taskwatch.model import Outcome, PollMessage
+from taskwatch.domain.model import Outcome
 
-RUNNING_STATUSES = ("queued", "polling")
-RETENTION_SECONDS = 30 * 24 * 3600
+RETENTION_SECONDS = 30 * 24 * 3600  # a record is kept this long after its deadline (DynamoDB TTL)
+
+
+class WatchStatus(StrEnum):
+    """The watch's own status, as the status API answers it: running, or the outcome it ended with."""
+
+    QUEUED = "queued"  # recorded by the webhook, first poll not yet claimed
+    POLLING = "polling"
+    SUCCEEDED = Outcome.SUCCEEDED.value
+    PARTIAL_FAILURE = Outcome.PARTIAL_FAILURE.value
+    FAILED = Outcome.FAILED.value
+    NOT_FOUND = Outcome.NOT_FOUND.value
+    UNAUTHORIZED = Outcome.UNAUTHORIZED.value
+    TIMED_OUT = Outcome.TIMED_OUT.value
+    ERROR = Outcome.ERROR.value
+
+    @property
+    def running(self) -> bool:
+        return self in (WatchStatus.QUEUED, WatchStatus.POLLING)
+
+    @classmethod
+    def of(cls, outcome: Outcome) -> WatchStatus:
+        return cls(outcome.value)
 
 
 def iso(epoch: float | None) -> str | None:
@@ -27,7 +49,7 @@ class TaskRecord:
     task_id: str
     project_id: str
     instance_id: str
-    status: str
+    status: WatchStatus
     attempts: int = 0
     region: str | None = None
     expected_type: str | None = None
@@ -51,13 +73,13 @@ class TaskRecord:
 
     @property
     def terminal(self) -> bool:
-        return self.status not in RUNNING_STATUSES
+        return not self.status.running
 
     def status_view(self) -> dict[str, Any]:
         """The record as the status API answers it (SPEC field names; no internal fences)."""
         return {
             "task_id": self.task_id,
-            "status": self.status,
+            "status": self.status.value,
             "outcome": self.outcome,
             "task_type": self.task_type or self.expected_type,
             "attempts": self.attempts,
@@ -75,7 +97,7 @@ class TaskRecord:
 
 
 @dataclass(frozen=True)
-class Terminal:
+class Decision:
     """A decided outcome, ready to be written and notified."""
 
     outcome: Outcome
@@ -96,32 +118,3 @@ class ClaimResult:
 
 class Fenced(Exception):
     """Another delivery holds the claim now: this one must stop writing."""
-
-
-class TaskRecords(Protocol):
-    def claim(
-        self, message: PollMessage, *, claim_id: str, now: float, lease_until: float,
-        next_poll_at: float, first_poll_at: float, deadline: float,
-    ) -> ClaimResult:
-        """Advance `attempts` from message.attempt to message.attempt + 1, if nobody did yet."""
-        ...
-
-    def take_over(self, task_id: str, *, claim_id: str, now: float, lease_until: float) -> bool:
-        """Renew an expired lease of `claim_id` (resuming a crashed delivery); False if still held."""
-        ...
-
-    def finish(self, task_id: str, *, claim_id: str, now: float, terminal: Terminal, notified: bool) -> None:
-        """Write the outcome. Raises Fenced when the claim moved on."""
-        ...
-
-    def release(self, task_id: str, *, claim_id: str, now: float) -> None:
-        """End the lease early and note that no successor is in flight (after a failed AWS call)."""
-        ...
-
-    def mark_notified(self, task_id: str, *, claim_id: str, now: float) -> None: ...
-
-    def get(self, task_id: str) -> TaskRecord | None: ...
-
-    def create_queued(self, message: PollMessage, *, now: float) -> ClaimResult:
-        """Record a new watch as `queued`; lost (with the existing record) when it is already watched."""
-        ...

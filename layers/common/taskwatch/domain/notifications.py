@@ -1,14 +1,13 @@
-"""Notifications: what a subscriber receives for an outcome (SPEC "Notifications")."""
+"""Notifications: what a subscriber receives for an outcome (docs/contract.md, "Notifications")."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-from taskwatch.model import Outcome
-from taskwatch.records import TaskRecord, Terminal
-
-SUBJECT_LIMIT = 100
+from taskwatch.domain.limits import SUBJECT_MAX_CHARS
+from taskwatch.domain.model import Outcome
+from taskwatch.domain.records import Decision, TaskRecord
 
 _VERBS = {
     Outcome.SUCCEEDED: "succeeded",
@@ -29,35 +28,31 @@ class Notification:
     task_type: str
 
 
-class Notifier(Protocol):
-    def publish(self, notification: Notification) -> str: ...
-
-
 def should_notify(outcome: Outcome, notify_on_success: bool) -> bool:
     return outcome is not Outcome.SUCCEEDED or notify_on_success
 
 
-def build_notification(record: TaskRecord, terminal: Terminal, *, now: float) -> Notification:
-    task_type = terminal.task_type or record.task_type or record.expected_type or "unknown"
-    outcome = terminal.outcome
-    finished = terminal.finished_at if terminal.finished_at is not None else now
+def build_notification(record: TaskRecord, decision: Decision, *, now: float) -> Notification:
+    task_type = decision.task_type or record.task_type or record.expected_type or "unknown"
+    outcome = decision.outcome
+    finished = decision.finished_at if decision.finished_at is not None else now
     message = {
         "task_id": record.task_id,
         "project_id": record.project_id,
         "instance_id": record.instance_id,
         "task_type": task_type,
         "outcome": outcome.value,
-        "error_code": terminal.error_code,
-        "error_msg": terminal.error_msg,
-        "failures": terminal.failures,
-        "export": terminal.export,
+        "error_code": decision.error_code,
+        "error_msg": decision.error_msg,
+        "failures": decision.failures,
+        "export": decision.export,
         "source": record.source,
         "attempts": record.attempts,
         # Measured to when the outcome was decided, so a re-sent notification is identical.
         "elapsed_seconds": round(max(0.0, finished - (record.first_poll_at or record.first_seen_at or finished)), 3),
     }
     return Notification(
-        subject=subject_line(task_type, record.task_id, outcome, terminal.error_code, len(terminal.failures)),
+        subject=subject_line(task_type, record.task_id, outcome, decision.error_code, len(decision.failures)),
         message=message,
         outcome=outcome.value,
         task_type=task_type,
@@ -72,6 +67,6 @@ def subject_line(task_type: str, task_id: str, outcome: Outcome, error_code: str
         head += f", {failures} API(s) failed"
     if error_code:
         head += f" ({' '.join(error_code.split())[:30]})"
-    room = SUBJECT_LIMIT - len(head) - 2
+    room = SUBJECT_MAX_CHARS - len(head) - 2
     shown = task_id if len(task_id) <= room else task_id[: max(room - 3, 0)] + "..."
     return f"{head}: {shown}"

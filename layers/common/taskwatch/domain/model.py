@@ -11,12 +11,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from taskwatch.errors import InvalidMessage
+from taskwatch.domain.errors import InvalidMessage
+from taskwatch.domain.limits import MAX_SOURCE_BYTES, MAX_WATCH_SECONDS
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 REGION_PATTERN = re.compile(r"[a-z0-9-]{1,32}")
-MAX_WAIT_LIMIT = 604_800
-MAX_SOURCE_BYTES = 4096
 MAX_SOURCE_DEPTH = 16  # DynamoDB stores at most 32 levels; the record nests `source` one level down
 TASK_TYPES = ("import_api", "export_api")
 PUBLIC_FIELDS = ("project_id", "instance_id", "task_id", "region", "expected_type", "max_wait_seconds", "source")
@@ -114,10 +113,8 @@ def parse_poll_message(raw: str | bytes | dict[str, Any], *, allow_bookkeeping: 
         problems.append("expected_type: must be import_api or export_api")
 
     max_wait = body.get("max_wait_seconds")
-    if max_wait is not None and (
-        not _is_int(max_wait) or not 1 <= max_wait <= MAX_WAIT_LIMIT
-    ):
-        problems.append(f"max_wait_seconds: must be an integer from 1 to {MAX_WAIT_LIMIT}")
+    if max_wait is not None and (not _is_int(max_wait) or not 1 <= max_wait <= MAX_WATCH_SECONDS):
+        problems.append(f"max_wait_seconds: must be an integer from 1 to {MAX_WATCH_SECONDS}")
 
     source = body.get("source")
     if source is not None:

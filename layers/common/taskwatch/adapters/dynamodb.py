@@ -11,9 +11,9 @@ from dataclasses import fields
 from decimal import Decimal
 from typing import Any
 
-from taskwatch.aws import aws_call, error_code
-from taskwatch.model import PollMessage
-from taskwatch.records import RETENTION_SECONDS, ClaimResult, Fenced, TaskRecord, Terminal
+from taskwatch.adapters.aws import aws_call, error_code
+from taskwatch.domain.model import PollMessage
+from taskwatch.domain.records import WatchStatus, RETENTION_SECONDS, ClaimResult, Decision, Fenced, TaskRecord
 
 _CONDITION_FAILED = "ConditionalCheckFailedException"
 _RECORD_FIELDS = {f.name for f in fields(TaskRecord)}
@@ -35,8 +35,15 @@ class DynamoTaskRecords:
     # --- the poller's fences ------------------------------------------------------------------------------
 
     def claim(
-        self, message: PollMessage, *, claim_id: str, now: float, lease_until: float,
-        next_poll_at: float, first_poll_at: float, deadline: float,
+        self,
+        message: PollMessage,
+        *,
+        claim_id: str,
+        now: float,
+        lease_until: float,
+        next_poll_at: float,
+        first_poll_at: float,
+        deadline: float,
     ) -> ClaimResult:
         values = {
             ":task_id": message.task_id,
@@ -80,7 +87,7 @@ class DynamoTaskRecords:
         )
         return result.won
 
-    def finish(self, task_id: str, *, claim_id: str, now: float, terminal: Terminal, notified: bool) -> None:
+    def finish(self, task_id: str, *, claim_id: str, now: float, decision: Decision, notified: bool) -> None:
         self._fenced_update(
             task_id,
             "SET #status = :outcome, outcome = :outcome, task_type = :task_type, error_code = :error_code, "
@@ -89,13 +96,13 @@ class DynamoTaskRecords:
             "REMOVE next_poll_at",
             {
                 ":claim_id": claim_id,
-                ":outcome": terminal.outcome.value,
-                ":task_type": terminal.task_type,
-                ":error_code": terminal.error_code,
-                ":error_msg": terminal.error_msg,
-                ":failures": terminal.failures,
-                ":export": terminal.export,
-                ":report": terminal.report,
+                ":outcome": decision.outcome.value,
+                ":task_type": decision.task_type,
+                ":error_code": decision.error_code,
+                ":error_msg": decision.error_msg,
+                ":failures": decision.failures,
+                ":export": decision.export,
+                ":report": decision.report,
                 ":notified": notified,
                 ":now": _num(now),
                 ":expires_at": int(now + RETENTION_SECONDS),
@@ -105,13 +112,15 @@ class DynamoTaskRecords:
 
     def release(self, task_id: str, *, claim_id: str, now: float) -> None:
         self._fenced_update(
-            task_id, "SET lease_until = :zero, updated_at = :now REMOVE next_poll_at",
+            task_id,
+            "SET lease_until = :zero, updated_at = :now REMOVE next_poll_at",
             {":claim_id": claim_id, ":zero": 0, ":now": _num(now)},
         )
 
     def mark_notified(self, task_id: str, *, claim_id: str, now: float) -> None:
         self._fenced_update(
-            task_id, "SET notified = :true, updated_at = :now",
+            task_id,
+            "SET notified = :true, updated_at = :now",
             {":claim_id": claim_id, ":true": True, ":now": _num(now)},
         )
 
@@ -119,9 +128,7 @@ class DynamoTaskRecords:
 
     def get(self, task_id: str) -> TaskRecord | None:
         with aws_call("reading the task record"):
-            item = self._client.get_item(TableName=self._table, Key=task_key(task_id), ConsistentRead=True).get(
-                "Item"
-            )
+            item = self._client.get_item(TableName=self._table, Key=task_key(task_id), ConsistentRead=True).get("Item")
         return self._record(item) if item else None
 
     def create_queued(self, message: PollMessage, *, now: float) -> ClaimResult:
@@ -201,6 +208,7 @@ class DynamoTaskRecords:
         data["notified"] = bool(data.get("notified"))
         data["lease_until"] = float(data.get("lease_until") or 0.0)
         data["attempts"] = int(data.get("attempts") or 0)
+        data["status"] = WatchStatus(data["status"])
         return TaskRecord(**data)
 
 

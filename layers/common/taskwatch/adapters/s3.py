@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from taskwatch.aws import aws_call, error_code
+from taskwatch.adapters.aws import aws_call, error_code
 
 
 class S3ExportStore:
@@ -14,9 +14,7 @@ class S3ExportStore:
 
     def put(self, key: str, body: bytes, *, content_type: str, metadata: dict[str, str]) -> None:
         with aws_call("storing the export in S3"):
-            self._client.put_object(
-                Bucket=self.bucket, Key=key, Body=body, ContentType=content_type, Metadata=metadata
-            )
+            self._client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type, Metadata=metadata)
 
     def exists(self, key: str, *, size: int) -> bool:
         """True when the object is already there with this size (a resumed step skips re-writing it)."""

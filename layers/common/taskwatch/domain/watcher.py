@@ -1,0 +1,294 @@
+"""One poll of one task: claim it, read APIG, then schedule the next poll or finish the watch.
+
+Exactly-once effects on at-least-once delivery
+----------------------------------------------
+The record's `attempts` counter is the fence. A message that carries `attempt = k` may only run
+poll k + 1, and it claims that poll with one conditional write (`attempts: k -> k + 1`, plus the
+claiming delivery's SQS message id and a lease) *before* it calls APIG. So:
+
+* A duplicate delivery, or a stale copy of an older message, loses the claim and stops before
+  reaching APIG: no second APIG call, no forked chain, no second export or notification.
+* A delivery that claimed and then failed (an AWS error or a crash) is redelivered by SQS with the
+  same message id. It finds its own claim and resumes once the lease has expired and, for a running
+  task, once its successor would have been claimed if it had been sent: a running chain is presumed
+  alive until its next poll is overdue. Until then it defers itself with a delayed continuation
+  (`claim` set) instead of failing, so waiting never pushes it towards the DLQ.
+* If a resumed step re-sends a successor that had in fact been sent, the two copies have different
+  message ids; the first to claim wins and the other is dropped as a duplicate.
+* Effects on a terminal state are ordered: store the export (a deterministic key, checked before
+  re-writing on resume), write the outcome, publish, mark notified. A failed mark after a successful
+  publish is carried forward by a continuation that says `notified`, so the publish is not repeated.
+  The one window left is a process crash between SNS accepting the publish and the next write.
+
+A steady poll costs two AWS requests: the claim write and the re-enqueue.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random as _random
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from taskwatch.domain.errors import (
+    CredentialsError,
+    DependencyError,
+    PermanentApigError,
+    TaskNotFound,
+    TransientApigError,
+    Unauthorized,
+)
+from taskwatch.domain.exports import REPORT_NAME, export_file_name, object_metadata, task_prefix
+from taskwatch.domain.limits import SQS_MAX_DELAY_SECONDS
+from taskwatch.domain.model import MalformedTask, Outcome, PollMessage, TaskState
+from taskwatch.domain.notifications import build_notification, should_notify
+from taskwatch.domain.outcomes import decide_outcome, outcome_for_error, timed_out
+from taskwatch.domain.policy import PollPolicy
+from taskwatch.domain.ports import ExportStore, Notifier, PollQueue, TaskReader, TaskRecords
+from taskwatch.domain.records import Decision, Fenced, TaskRecord, WatchStatus
+
+
+class Step(StrEnum):
+    """What one delivery of a poll message did."""
+
+    POLLING = "polling"  # the task is still running; the next poll is scheduled
+    FINISHED = "finished"  # the watch has its outcome
+    DUPLICATE = "duplicate"  # another delivery owns this poll; dropped
+    DEFERRED = "deferred"  # a crashed delivery's claim is not yet ours to resume; retried later
+
+
+@dataclass(frozen=True)
+class StepResult:
+    step: Step
+    outcome: Outcome | None = None
+    delay_seconds: int | None = None
+    detection_lag: float | None = None
+
+
+@dataclass(frozen=True)
+class WatchSettings:
+    policy: PollPolicy
+    export_prefix: str = "exports/"
+    notify_on_success: bool = False
+
+
+@dataclass(frozen=True)
+class ClaimedPoll:
+    """One poll this delivery holds the claim for: what travels from the claim to the poll's effects."""
+
+    message: PollMessage
+    claim_id: str
+    attempt: int  # this poll's number, 1-based
+    first_poll_at: float
+    delay: int | None  # until the next poll; None once the deadline has passed
+    lease_until: float
+    resumed: bool  # a crashed delivery's poll, taken over: its effects may have happened in part
+
+    @property
+    def task_id(self) -> str:
+        return self.message.task_id
+
+
+@dataclass
+class Watcher:
+    settings: WatchSettings
+    apig: TaskReader
+    records: TaskRecords
+    queue: PollQueue
+    store: ExportStore
+    notifier: Notifier
+    clock: Callable[[], float] = time.time
+    random: Callable[[], float] = _random.random
+
+    def handle(self, message: PollMessage, *, delivery_id: str, lease_seconds: float) -> StepResult:
+        now = self.clock()
+        first_poll_at = message.first_poll_at if message.first_poll_at is not None else now
+        policy = self.settings.policy
+        deadline = policy.deadline(first_poll_at, message.max_wait_seconds)
+        attempt = message.attempt + 1
+        poll = ClaimedPoll(
+            message=message,
+            claim_id=message.claim or delivery_id,
+            attempt=attempt,
+            first_poll_at=first_poll_at,
+            delay=policy.delay_within_deadline(attempt, now, first_poll_at, deadline, self.random),
+            lease_until=now + lease_seconds,
+            resumed=False,
+        )
+
+        if message.claim is None:
+            claim = self.records.claim(
+                message,
+                claim_id=poll.claim_id,
+                now=now,
+                lease_until=poll.lease_until,
+                next_poll_at=now + (poll.delay or 0),
+                first_poll_at=first_poll_at,
+                deadline=deadline,
+            )
+            if claim.won:
+                with self._releasing_on_failure(poll):
+                    return self._poll(poll)
+            record = claim.record
+        else:
+            record = self.records.get(message.task_id)
+
+        resume_at = redelivery_resume_at(record, message, poll.claim_id, grace=lease_seconds)
+        if resume_at is None:
+            return StepResult(Step.DUPLICATE)
+        if now < resume_at:
+            return self._defer(poll, resume_at - now)
+        if not self.records.take_over(message.task_id, claim_id=poll.claim_id, now=now, lease_until=poll.lease_until):
+            return self._defer(poll, lease_seconds)
+        assert record is not None  # redelivery_resume_at returns None without a record
+        poll = replace(poll, resumed=True)
+        with self._releasing_on_failure(poll):
+            if record.terminal:
+                return self._notify_recorded(poll, record)
+            return self._poll(poll)
+
+    @contextmanager
+    def _releasing_on_failure(self, poll: ClaimedPoll) -> Iterator[None]:
+        """When anything fails while we hold the claim (one of our AWS calls, or a bug), give the claim
+        back before SQS redelivers: the redelivery may then resume at once instead of waiting out the
+        lease. Only a process that dies outright leaves the lease to expire on its own."""
+        try:
+            yield
+        except Exception:
+            with suppress(DependencyError, Fenced):  # if this fails too, the lease expires on its own
+                self.records.release(poll.task_id, claim_id=poll.claim_id, now=self.clock())
+            raise
+
+    # --- one poll, holding the claim -------------------------------------------------------------------
+
+    def _poll(self, poll: ClaimedPoll) -> StepResult:
+        message = poll.message
+        try:
+            state = self.apig.get_task(message)
+        except TransientApigError:
+            if poll.delay is None:
+                return self._finish(poll, timed_out(None), None)
+            return self._schedule(poll, poll.delay)
+        except (TaskNotFound, Unauthorized, PermanentApigError, CredentialsError, MalformedTask) as exc:
+            return self._finish(poll, outcome_for_error(exc, message.expected_type), None)
+
+        if state.status.running:
+            if poll.delay is None:
+                return self._finish(poll, timed_out(state.task_type), None)
+            return self._schedule(poll, poll.delay)
+        return self._finish(poll, decide_outcome(state, message.expected_type), state)
+
+    def _schedule(self, poll: ClaimedPoll, delay: int) -> StepResult:
+        successor = replace(
+            poll.message,
+            attempt=poll.attempt,
+            first_poll_at=poll.first_poll_at,
+            last_poll_at=self.clock(),
+            claim=None,
+            notified=False,
+        )
+        self.queue.send(successor, delay_seconds=delay)
+        return StepResult(Step.POLLING, delay_seconds=delay)
+
+    def _defer(self, poll: ClaimedPoll, wait: float) -> StepResult:
+        delay = min(max(math.ceil(wait), 1), SQS_MAX_DELAY_SECONDS)
+        self.queue.send(replace(poll.message, claim=poll.claim_id), delay_seconds=delay)
+        return StepResult(Step.DEFERRED, delay_seconds=delay)
+
+    # --- the end of a watch ----------------------------------------------------------------------------
+
+    def _finish(self, poll: ClaimedPoll, decision: Decision, state: TaskState | None) -> StepResult:
+        if state is not None and decision.outcome in (Outcome.SUCCEEDED, Outcome.PARTIAL_FAILURE):
+            decision = self._store_result(poll, state, decision)
+        notify = should_notify(decision.outcome, self.settings.notify_on_success)
+        now = self.clock()
+        # Millisecond precision, as the record keeps it: a notification rebuilt from the record is identical.
+        decision = replace(decision, finished_at=round(now, 3))
+        self.records.finish(poll.task_id, claim_id=poll.claim_id, now=now, decision=decision, notified=not notify)
+        message = poll.message
+        lag = now - message.last_poll_at if message.last_poll_at is not None else None
+        if notify:
+            self._publish(poll, _record_for(poll, decision), decision)
+        return StepResult(Step.FINISHED, outcome=decision.outcome, detection_lag=lag)
+
+    def _notify_recorded(self, poll: ClaimedPoll, record: TaskRecord) -> StepResult:
+        decision = Decision(
+            outcome=Outcome(record.outcome or Outcome.ERROR.value),
+            task_type=record.task_type,
+            error_code=record.error_code,
+            error_msg=record.error_msg,
+            failures=record.failures,
+            export=record.export,
+            report=record.report,
+            finished_at=record.finished_at,
+        )
+        if poll.message.notified:
+            self.records.mark_notified(poll.task_id, claim_id=poll.claim_id, now=self.clock())
+        else:
+            self._publish(poll, record, decision)
+        return StepResult(Step.FINISHED, outcome=decision.outcome)
+
+    def _publish(self, poll: ClaimedPoll, record: TaskRecord, decision: Decision) -> None:
+        self.notifier.publish(build_notification(record, decision, now=self.clock()))
+        try:
+            self.records.mark_notified(poll.task_id, claim_id=poll.claim_id, now=self.clock())
+        except DependencyError:
+            # The publish went out; carry that fact forward so a redelivery does not repeat it.
+            carry = replace(poll.message, claim=poll.claim_id, notified=True)
+            wait = min(max(math.ceil(poll.lease_until - self.clock()), 0), SQS_MAX_DELAY_SECONDS)
+            self.queue.send(carry, delay_seconds=wait)
+
+    def _store_result(self, poll: ClaimedPoll, state: TaskState, decision: Decision) -> Decision:
+        prefix = task_prefix(self.settings.export_prefix, poll.message)
+        metadata = object_metadata(poll.message, state.task_type)
+        if state.export is not None:
+            key = prefix + export_file_name(state.export)
+            body = state.export.content.encode("utf-8")
+            content_type = state.export.content_type
+        elif state.report is not None:
+            key = prefix + REPORT_NAME
+            body = json.dumps(state.report.raw, ensure_ascii=False, indent=2, sort_keys=True).encode("utf-8")
+            content_type = "application/json"
+        else:
+            return decision
+        if not (poll.resumed and self.store.exists(key, size=len(body))):
+            self.store.put(key, body, content_type=content_type, metadata=metadata)
+        location = {"bucket": self.store.bucket, "key": key}
+        if state.export is not None:
+            return replace(decision, export=location)
+        return replace(decision, report=location)
+
+
+def redelivery_resume_at(
+    record: TaskRecord | None, message: PollMessage, claim_id: str, *, grace: float
+) -> float | None:
+    """When a delivery that lost its claim may resume it; None when it is a duplicate to drop."""
+    if record is None or record.attempts != message.attempt + 1 or record.claim_id != claim_id:
+        return None
+    if record.terminal:
+        if record.notified:
+            return None
+        return record.lease_until
+    if record.next_poll_at is None:
+        return record.lease_until
+    return max(record.lease_until, record.next_poll_at + grace)
+
+
+def _record_for(poll: ClaimedPoll, decision: Decision) -> TaskRecord:
+    """The record as the finish wrote it, without reading it back."""
+    message = poll.message
+    return TaskRecord(
+        task_id=message.task_id,
+        project_id=message.project_id,
+        instance_id=message.instance_id,
+        status=WatchStatus.of(decision.outcome),
+        attempts=poll.attempt,
+        expected_type=message.expected_type,
+        task_type=decision.task_type,
+        first_poll_at=round(poll.first_poll_at, 3),
+        source=message.source,
+    )

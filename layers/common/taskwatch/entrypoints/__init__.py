@@ -1,0 +1,1 @@
+"""Entry points: the glue between Lambda events (SQS records, HTTP requests) and the domain."""
