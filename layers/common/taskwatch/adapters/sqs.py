@@ -39,17 +39,17 @@ class SqsPollQueue:
         return True
 
     def _dlq_url(self) -> str | None:
+        """The DLQ named by the queue's redrive policy. SQS requires a DLQ in the queue's own account and
+        region, so its URL is the queue's with the last segment swapped: no GetQueueUrl, which the
+        poller's role (rightly) does not allow."""
         if not self._dead_letter_known:
             with aws_call("reading the queue's redrive policy"):
                 attributes = self._client.get_queue_attributes(
                     QueueUrl=self._queue_url, AttributeNames=["RedrivePolicy"]
                 ).get("Attributes", {})
-                policy = attributes.get("RedrivePolicy")
-                if policy:
-                    arn = json.loads(policy)["deadLetterTargetArn"]
-                    _, _, _, _, account, name = arn.split(":", 5)
-                    self._dead_letter_url = self._client.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)[
-                        "QueueUrl"
-                    ]
+            policy = attributes.get("RedrivePolicy")
+            if policy:
+                name = json.loads(policy)["deadLetterTargetArn"].rsplit(":", 1)[1]
+                self._dead_letter_url = self._queue_url.rsplit("/", 1)[0] + "/" + name
             self._dead_letter_known = True
         return self._dead_letter_url
