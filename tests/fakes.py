@@ -36,7 +36,11 @@ class FakeRecords:
     ) -> ClaimResult:
         self.writes += 1
         old = self.items.get(message.task_id)
-        if old is not None and not (old.attempts == message.attempt and old.status in ("queued", "polling")):
+        if old is None and message.attempt > 0:
+            return ClaimResult(False, None)
+        if old is not None and (
+            not (old.attempts == message.attempt and old.status.running) or old.identity_problems(message)
+        ):
             return ClaimResult(False, old)
         base = old or TaskRecord(
             task_id=message.task_id,
@@ -150,12 +154,12 @@ class FakeStore:
     objects: dict[str, tuple[bytes, str, dict[str, str]]] = field(default_factory=dict)
     puts: int = 0
 
-    def put(self, key: str, body: bytes, *, content_type: str, metadata: dict[str, str]) -> None:
+    def put(self, key: str, body: bytes, *, content_type: str, metadata: dict[str, str]) -> bool:
         self.puts += 1
+        if key in self.objects:
+            return False
         self.objects[key] = (bytes(body), content_type, dict(metadata))
-
-    def exists(self, key: str, *, size: int) -> bool:
-        return key in self.objects and len(self.objects[key][0]) == size
+        return True
 
 
 @dataclass

@@ -129,12 +129,13 @@ def store(request: pytest.FixtureRequest, stack: LocalAws) -> ExportStore:
     return S3ExportStore(stack.bucket, stack.client("s3"))
 
 
-def test_store_keeps_bytes_and_knows_what_it_has(store: ExportStore, request: pytest.FixtureRequest) -> None:
+def test_store_writes_an_object_once(store: ExportStore, request: pytest.FixtureRequest) -> None:
+    # Given a key nobody wrote yet
     key = f"exports/i1/{request.node.callspec.id}/swagger.yaml"
-    assert not store.exists(key, size=5)
-    store.put(key, b"a: b\n", content_type="application/yaml", metadata={"task_id": "t"})
-    assert store.exists(key, size=5)
-    assert not store.exists(key, size=6)
+    # When it is stored, Then it is written
+    assert store.put(key, b"a: b\n", content_type="application/yaml", metadata={"task_id": "t"}) is True
+    # And a second write of the same key writes nothing (the first object stays the only version)
+    assert store.put(key, b"a: c\n", content_type="application/yaml", metadata={"task_id": "t"}) is False
 
 
 @pytest.fixture(params=["fake", "sqs"])

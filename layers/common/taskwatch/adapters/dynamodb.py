@@ -13,7 +13,15 @@ from typing import Any
 
 from taskwatch.adapters.aws import aws_call, error_code
 from taskwatch.domain.model import PollMessage
-from taskwatch.domain.records import WatchStatus, RETENTION_SECONDS, ClaimResult, Decision, Fenced, TaskRecord
+from taskwatch.domain.records import (
+    FIRST_POLL_TOLERANCE,
+    RETENTION_SECONDS,
+    ClaimResult,
+    Decision,
+    Fenced,
+    TaskRecord,
+    WatchStatus,
+)
 
 _CONDITION_FAILED = "ConditionalCheckFailedException"
 _RECORD_FIELDS = {f.name for f in fields(TaskRecord)}
@@ -65,15 +73,28 @@ class DynamoTaskRecords:
             ":expires_at": int(deadline + RETENTION_SECONDS),
         }
         update = (
-            "SET task_id = :task_id, project_id = :project_id, instance_id = :instance_id, "
+            "SET task_id = :task_id, "
             "#region = if_not_exists(#region, :region), expected_type = if_not_exists(expected_type, :expected_type), "
             "#source = if_not_exists(#source, :source), #status = :polling, attempts = :attempts, "
             "claim_id = :claim_id, lease_until = :lease_until, next_poll_at = :next_poll_at, "
             "first_poll_at = if_not_exists(first_poll_at, :first_poll_at), "
+            "project_id = if_not_exists(project_id, :project_id), "
+            "instance_id = if_not_exists(instance_id, :instance_id), "
             "first_seen_at = if_not_exists(first_seen_at, :now), updated_at = :now, "
             "submitted_via = if_not_exists(submitted_via, :via), expires_at = :expires_at"
         )
-        condition = "attribute_not_exists(pk) OR (attempts = :prev AND #status IN (:queued, :polling))"
+        # The watch's identity never changes, and a successor's first-poll time is the record's own (to the
+        # millisecond the record keeps): a forged message can neither take over another project's watch
+        # nor move its deadline. Only a first poll (attempt 0) may create the record.
+        condition = (
+            "attempts = :prev AND #status IN (:queued, :polling) AND project_id = :project_id "
+            "AND instance_id = :instance_id AND (attribute_not_exists(first_poll_at) OR first_poll_at BETWEEN "
+            ":first_poll_low AND :first_poll_high)"
+        )
+        if message.attempt == 0:
+            condition = f"attribute_not_exists(pk) OR ({condition})"
+        values[":first_poll_low"] = _num(first_poll_at - FIRST_POLL_TOLERANCE)
+        values[":first_poll_high"] = _num(first_poll_at + FIRST_POLL_TOLERANCE)
         names = {"#status": "status", "#region": "region", "#source": "source"}
         return self._conditional_update(message.task_id, update, condition, names, values)
 

@@ -1,4 +1,4 @@
-"""S3 adapter: exported swagger and import reports."""
+"""S3 adapter: exported swagger and import reports, each written once (a conditional PutObject)."""
 
 from __future__ import annotations
 
@@ -6,23 +6,30 @@ from typing import Any
 
 from taskwatch.adapters.aws import aws_call, error_code
 
+_ALREADY_STORED = ("PreconditionFailed", "412")
+
 
 class S3ExportStore:
     def __init__(self, bucket: str, client: Any) -> None:
         self.bucket = bucket
         self._client = client
 
-    def put(self, key: str, body: bytes, *, content_type: str, metadata: dict[str, str]) -> None:
+    def put(self, key: str, body: bytes, *, content_type: str, metadata: dict[str, str]) -> bool:
+        """Write the object unless it exists (If-None-Match: *). False when it was already there: a retried
+        or repeated write never adds a version to the (versioned) bucket, even when botocore's own retry
+        re-sends a PutObject whose first answer was lost."""
         with aws_call("storing the export in S3"):
-            self._client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type, Metadata=metadata)
-
-    def exists(self, key: str, *, size: int) -> bool:
-        """True when the object is already there with this size (a resumed step skips re-writing it)."""
-        with aws_call("checking the export in S3"):
             try:
-                head = self._client.head_object(Bucket=self.bucket, Key=key)
+                self._client.put_object(
+                    Bucket=self.bucket,
+                    Key=key,
+                    Body=body,
+                    ContentType=content_type,
+                    Metadata=metadata,
+                    IfNoneMatch="*",
+                )
             except Exception as exc:
-                if error_code(exc) in ("404", "NoSuchKey"):
+                if error_code(exc) in _ALREADY_STORED:
                     return False
                 raise
-        return int(head.get("ContentLength", -1)) == size
+        return True

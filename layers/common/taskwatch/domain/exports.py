@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 
 from taskwatch.domain.limits import S3_METADATA_SOURCE_BYTES
 from taskwatch.domain.model import ExportResult, PollMessage
+from taskwatch.domain.text import clean_text, clip_text
 
 REPORT_NAME = "import-report.json"
 
@@ -17,9 +19,15 @@ def task_prefix(export_prefix: str, message: PollMessage) -> str:
 def export_file_name(export: ExportResult) -> str:
     if not export.file_name:
         return f"swagger.{export.file_type}"
-    # Keep APIG's name (colons and all) but never let it add path levels or control characters.
-    safe = "".join("_" if ch in "/\\" or ord(ch) < 32 else ch for ch in export.file_name)[:200]
-    return f"{safe}.{export.file_type}"
+    # Keep APIG's name (colons, plain spaces and all) but never let it add path levels, and drop every other
+    # Unicode control, format and separator character (DEL, C1, U+202E right-to-left override, U+2028, BOM).
+    kept = "".join(
+        "_" if ch in "/\\" else ch
+        for ch in clean_text(export.file_name)
+        if ch == " " or unicodedata.category(ch)[0] not in "CZ"
+    )
+    safe = clip_text(kept.strip(), 200)
+    return f"{safe or 'swagger'}.{export.file_type}"
 
 
 def object_metadata(message: PollMessage, task_type: str) -> dict[str, str]:

@@ -6,13 +6,17 @@ Pure data and parsing; nothing here touches the network.
 from __future__ import annotations
 
 import json
+import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 from taskwatch.domain.errors import InvalidMessage
-from taskwatch.domain.limits import MAX_SOURCE_BYTES, MAX_WATCH_SECONDS
+from taskwatch.domain.limits import DYNAMODB_MAX_DIGITS, MAX_ANSWER_DEPTH, MAX_SOURCE_BYTES, MAX_WATCH_SECONDS
+from taskwatch.domain.text import clean_text, encodable, scrub, strings
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 REGION_PATTERN = re.compile(r"[a-z0-9-]{1,32}")
@@ -122,8 +126,13 @@ def parse_poll_message(raw: str | bytes | dict[str, Any], *, allow_bookkeeping: 
             problems.append("source: must be a JSON object")
         elif len(json.dumps(source, separators=(",", ":")).encode()) > MAX_SOURCE_BYTES:
             problems.append(f"source: must be at most {MAX_SOURCE_BYTES} bytes as JSON")
-        elif _depth(source) > MAX_SOURCE_DEPTH:
+        elif depth(source) > MAX_SOURCE_DEPTH:
             problems.append(f"source: must nest at most {MAX_SOURCE_DEPTH} levels")
+        else:
+            if not all(encodable(text) for text in strings(source)):
+                problems.append("source: holds text that is not valid Unicode (a lone surrogate)")
+            if not all(storable_number(number) for number in _numbers(source)):
+                problems.append("source: holds a number DynamoDB cannot store (more than 38 digits, or beyond 1e±126)")
 
     if allow_bookkeeping:
         problems.extend(_bookkeeping_problems(body))
@@ -148,12 +157,62 @@ def parse_poll_message(raw: str | bytes | dict[str, Any], *, allow_bookkeeping: 
     )
 
 
-def _depth(value: Any) -> int:
-    if isinstance(value, dict):
-        return 1 + max((_depth(v) for v in value.values()), default=0)
-    if isinstance(value, list):
-        return 1 + max((_depth(v) for v in value), default=0)
-    return 0
+def depth(value: Any) -> int:
+    """How deeply `value` nests (a scalar is 0), without recursion: any depth is safe to measure."""
+    deepest = 0
+    pending: list[tuple[Any, int]] = [(value, 0)]
+    while pending:
+        item, level = pending.pop()
+        if isinstance(item, dict):
+            pending.extend((child, level + 1) for child in item.values())
+            deepest = max(deepest, level + 1)
+        elif isinstance(item, list):
+            pending.extend((child, level + 1) for child in item)
+            deepest = max(deepest, level + 1)
+    return deepest
+
+
+def _numbers(value: Any) -> Iterator[int | float]:
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, int | float) and not isinstance(item, bool):
+            yield item
+
+
+def storable_number(number: int | float) -> bool:
+    """True when DynamoDB can store the number: at most 38 significant digits, magnitude 1e-130..1e126."""
+    if isinstance(number, float) and not math.isfinite(number):
+        return False
+    exact = Decimal(number) if isinstance(number, int) else Decimal(repr(number))
+    if exact == 0:
+        return True
+    digits = exact.as_tuple().digits
+    significant = len(bytes(digits).rstrip(b"\x00"))  # trailing zeros cost DynamoDB nothing
+    return significant <= DYNAMODB_MAX_DIGITS and Decimal("1e-130") <= abs(exact) < Decimal("1e126")
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def load_json(text: str, *, what: str, max_depth: int = MAX_ANSWER_DEPTH) -> Any:
+    """Parse JSON from outside (APIG) so that nothing in it can crash us later: no NaN/Infinity, at most
+    `max_depth` levels, no lone surrogates. Anything else is MalformedTask, which ends the watch."""
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise MalformedTask(f"{what} nests deeper than {max_depth} levels") from None
+    except ValueError:
+        raise MalformedTask(f"{what} is not JSON") from None
+    if depth(value) > max_depth:
+        raise MalformedTask(f"{what} nests deeper than {max_depth} levels")
+    if _SURROGATE_ESCAPE.search(text):
+        value = scrub(value)
+    return value
 
 
 def _refuse_constant(name: str) -> Any:
@@ -270,10 +329,7 @@ def _decode_result(raw: Any) -> dict[str, Any]:
         return raw
     if not isinstance(raw, str) or not raw:
         raise MalformedTask("task_result is empty for a finished task")
-    try:
-        decoded = json.loads(raw)
-    except ValueError:
-        raise MalformedTask("task_result is not JSON") from None
+    decoded = load_json(raw, what="task_result")
     if not isinstance(decoded, dict):
         raise MalformedTask("task_result is not a JSON object")
     return decoded
@@ -349,4 +405,4 @@ def _list_of_objects(result: dict[str, Any], name: str) -> list[dict[str, Any]]:
 
 
 def _text(value: Any) -> str:
-    return value if isinstance(value, str) else "" if value is None else str(value)
+    return clean_text(value) if isinstance(value, str) else "" if value is None else str(value)

@@ -8,6 +8,7 @@ from typing import Any
 from taskwatch.domain.limits import SUBJECT_MAX_CHARS
 from taskwatch.domain.model import Outcome
 from taskwatch.domain.records import Decision, TaskRecord
+from taskwatch.domain.text import printable
 
 _VERBS = {
     Outcome.SUCCEEDED: "succeeded",
@@ -66,7 +67,7 @@ def subject_line(task_type: str, task_id: str, outcome: Outcome, error_code: str
     if outcome is Outcome.PARTIAL_FAILURE:
         head += f", {failures} API(s) failed"
     if error_code:
-        head += f" ({' '.join(error_code.split())[:30]})"
+        head += f" ({printable(error_code)[:30]})"
     room = SUBJECT_MAX_CHARS - len(head) - 2
     shown = task_id if len(task_id) <= room else task_id[: max(room - 3, 0)] + "..."
     return f"{head}: {shown}"

@@ -26,9 +26,9 @@ class ExportStore(Protocol):
 
     bucket: str
 
-    def put(self, key: str, body: bytes, *, content_type: str, metadata: dict[str, str]) -> None: ...
-
-    def exists(self, key: str, *, size: int) -> bool: ...
+    def put(self, key: str, body: bytes, *, content_type: str, metadata: dict[str, str]) -> bool:
+        """Store the object once: False (and nothing written) when the key already holds one."""
+        ...
 
 
 class PollQueue(Protocol):

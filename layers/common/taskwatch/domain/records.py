@@ -11,9 +11,10 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from taskwatch.domain.model import Outcome
+from taskwatch.domain.model import Outcome, PollMessage
 
 RETENTION_SECONDS = 30 * 24 * 3600  # a record is kept this long after its deadline (DynamoDB TTL)
+FIRST_POLL_TOLERANCE = 0.002  # the record keeps times to the millisecond; a message carries them unrounded
 
 
 class WatchStatus(StrEnum):
@@ -70,6 +71,21 @@ class TaskRecord:
     notified: bool = False
     submitted_via: str | None = None
     finished_at: float | None = None
+
+    def identity_problems(self, message: PollMessage) -> list[str]:
+        """Why `message` cannot belong to this watch: another project or instance, or another first poll."""
+        problems = [
+            f"{name}: task {self.task_id} is watched under another {name.removesuffix('_id')}"
+            for name in ("project_id", "instance_id")
+            if getattr(self, name) != getattr(message, name)
+        ]
+        if (
+            message.first_poll_at is not None
+            and self.first_poll_at is not None
+            and abs(message.first_poll_at - self.first_poll_at) > FIRST_POLL_TOLERANCE
+        ):
+            problems.append("first_poll_at: differs from the watch's record")
+        return problems
 
     @property
     def terminal(self) -> bool:

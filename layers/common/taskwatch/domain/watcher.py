@@ -15,8 +15,8 @@ claiming delivery's SQS message id and a lease) *before* it calls APIG. So:
   (`claim` set) instead of failing, so waiting never pushes it towards the DLQ.
 * If a resumed step re-sends a successor that had in fact been sent, the two copies have different
   message ids; the first to claim wins and the other is dropped as a duplicate.
-* Effects on a terminal state are ordered: store the export (a deterministic key, checked before
-  re-writing on resume), write the outcome, publish, mark notified. A failed mark after a successful
+* Effects on a terminal state are ordered: store the export (a deterministic key, written only if
+  absent), write the outcome, publish, mark notified. A failed mark after a successful
   publish is carried forward by a continuation that says `notified`, so the publish is not repeated.
   The one window left is a process crash between SNS accepting the publish and the next write.
 
@@ -37,19 +37,22 @@ from enum import StrEnum
 from taskwatch.domain.errors import (
     CredentialsError,
     DependencyError,
+    InvalidMessage,
     PermanentApigError,
     TaskNotFound,
     TransientApigError,
     Unauthorized,
 )
 from taskwatch.domain.exports import REPORT_NAME, export_file_name, object_metadata, task_prefix
-from taskwatch.domain.limits import SQS_MAX_DELAY_SECONDS
+from taskwatch.domain.limits import MAX_WATCH_SECONDS, SQS_MAX_DELAY_SECONDS
 from taskwatch.domain.model import MalformedTask, Outcome, PollMessage, TaskState
 from taskwatch.domain.notifications import build_notification, should_notify
 from taskwatch.domain.outcomes import decide_outcome, outcome_for_error, timed_out
 from taskwatch.domain.policy import PollPolicy
 from taskwatch.domain.ports import ExportStore, Notifier, PollQueue, TaskReader, TaskRecords
 from taskwatch.domain.records import Decision, Fenced, TaskRecord, WatchStatus
+
+CLOCK_SKEW_SECONDS = 300.0  # between the functions' clocks and a time they wrote into a message
 
 
 class Step(StrEnum):
@@ -105,10 +108,15 @@ class Watcher:
     random: Callable[[], float] = _random.random
 
     def handle(self, message: PollMessage, *, delivery_id: str, lease_seconds: float) -> StepResult:
+        """One delivery of a poll message. Raises InvalidMessage for a message that cannot belong to its watch."""
         now = self.clock()
+        problems = bookkeeping_problems(message, now)
+        if problems:
+            raise InvalidMessage(problems)
         first_poll_at = message.first_poll_at if message.first_poll_at is not None else now
         policy = self.settings.policy
-        deadline = policy.deadline(first_poll_at, message.max_wait_seconds)
+        # Absolute: no message, whatever it carries, watches a task longer than 7 days after its first poll.
+        deadline = min(policy.deadline(first_poll_at, message.max_wait_seconds), first_poll_at + MAX_WATCH_SECONDS)
         attempt = message.attempt + 1
         poll = ClaimedPoll(
             message=message,
@@ -136,6 +144,8 @@ class Watcher:
             record = claim.record
         else:
             record = self.records.get(message.task_id)
+        if record is not None and record.identity_problems(message):
+            raise InvalidMessage(record.identity_problems(message))
 
         resume_at = redelivery_resume_at(record, message, poll.claim_id, grace=lease_seconds)
         if resume_at is None:
@@ -255,12 +265,27 @@ class Watcher:
             content_type = "application/json"
         else:
             return decision
-        if not (poll.resumed and self.store.exists(key, size=len(body))):
-            self.store.put(key, body, content_type=content_type, metadata=metadata)
+        # Conditional: a resumed or repeated step finds its own object and writes nothing.
+        self.store.put(key, body, content_type=content_type, metadata=metadata)
         location = {"bucket": self.store.bucket, "key": key}
         if state.export is not None:
             return replace(decision, export=location)
         return replace(decision, report=location)
+
+
+def bookkeeping_problems(message: PollMessage, now: float) -> list[str]:
+    """The poller's own fields are trusted only within what a real chain can produce."""
+    problems = []
+    if message.attempt == 0:
+        if message.first_poll_at is not None or message.last_poll_at is not None:
+            problems.append("attempt: a first poll carries no first_poll_at or last_poll_at")
+    elif message.first_poll_at is None:
+        problems.append("first_poll_at: required after the first poll")
+    for name in ("first_poll_at", "last_poll_at"):
+        value = getattr(message, name)
+        if value is not None and not now - MAX_WATCH_SECONDS - CLOCK_SKEW_SECONDS <= value <= now + CLOCK_SKEW_SECONDS:
+            problems.append(f"{name}: outside the last 7 days")
+    return problems
 
 
 def redelivery_resume_at(

@@ -27,21 +27,17 @@ def process_record(
     try:
         message = parse_poll_message(body)
     except InvalidMessage as exc:
-        # Never reaches APIG and never blocks the batch: moved to the DLQ at once when there is one.
-        moved = dead_letters.dead_letter(body, "; ".join(exc.details))
-        logger.error(
-            "invalid poll message",
-            message_id=record.message_id,
-            details=exc.details,
-            disposition="dead-lettered" if moved else "dropped",
-        )
-        metrics.add_metric(name="InvalidMessages", unit=MetricUnit.Count, value=1)
+        _refuse(record, exc, dead_letters=dead_letters, logger=logger, metrics=metrics)
         return
 
     logger.append_keys(task_id=message.task_id)
     try:
         try:
             result = watcher.handle(message, delivery_id=record.message_id, lease_seconds=lease_seconds)
+        except InvalidMessage as exc:
+            # Well-formed but not this watch's (another project, a forged time): nothing of the watch is touched.
+            _refuse(record, exc, dead_letters=dead_letters, logger=logger, metrics=metrics)
+            return
         except DependencyError as exc:
             # Expected now and then (throttling, an outage): SQS redelivers the record and the watch resumes.
             metrics.add_metric(name="RecordsRetried", unit=MetricUnit.Count, value=1)
@@ -69,3 +65,15 @@ def process_record(
             logger.info("redelivery deferred until the claim can be resumed", retry_in=result.delay_seconds, **fields)
     finally:
         logger.remove_keys(["task_id"])
+
+
+def _refuse(record: Any, exc: InvalidMessage, *, dead_letters: DeadLetters, logger: Logger, metrics: Metrics) -> None:
+    """An invalid message never reaches APIG and never blocks its batch: moved to the DLQ at once, with why."""
+    moved = dead_letters.dead_letter(record.body, "; ".join(exc.details))
+    logger.error(
+        "invalid poll message",
+        message_id=record.message_id,
+        details=exc.details,
+        disposition="dead-lettered" if moved else "dropped",
+    )
+    metrics.add_metric(name="InvalidMessages", unit=MetricUnit.Count, value=1)
