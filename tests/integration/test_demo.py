@@ -7,15 +7,17 @@ from dataclasses import replace
 
 import pytest
 
-from taskwatch_local import demo
+from taskwatch_local.demo.checks import differences, exit_code
+from taskwatch_local.demo.run import captured_run
+from taskwatch_local.demo.story import EXPORT_GROUP, DemoResult
 
 
 @pytest.fixture(scope="module")
-def story() -> tuple[demo.DemoResult, str]:
-    return demo.captured_run(fast=True)
+def story() -> tuple[DemoResult, str]:
+    return captured_run(fast=True)
 
 
-def test_the_export_lands_in_the_bucket_as_exported(story: tuple[demo.DemoResult, str]) -> None:
+def test_the_export_lands_in_the_bucket_as_exported(story: tuple[DemoResult, str]) -> None:
     result, _ = story
     export_task = next(t for t in result.tasks if t.task_type == "export_api")
     status = result.statuses[export_task.task_id]
@@ -23,10 +25,10 @@ def test_the_export_lands_in_the_bucket_as_exported(story: tuple[demo.DemoResult
     assert status["export"]["bucket"] == result.bucket
     document = json.loads(result.objects[status["export"]["key"]])
     assert document["swagger"] == "2.0"
-    assert document["info"]["title"] == demo.EXPORT_GROUP
+    assert document["info"]["title"] == EXPORT_GROUP
 
 
-def test_two_notifications_with_the_right_outcomes(story: tuple[demo.DemoResult, str]) -> None:
+def test_two_notifications_with_the_right_outcomes(story: tuple[DemoResult, str]) -> None:
     result, _ = story
     by_task = {n["message"]["task_id"]: n for n in result.notifications}
     expected = {t.task_id: t.expected_outcome for t in result.tasks if t.expected_outcome != "succeeded"}
@@ -37,7 +39,7 @@ def test_two_notifications_with_the_right_outcomes(story: tuple[demo.DemoResult,
     assert all(n["attributes"]["outcome"] == n["message"]["outcome"] for n in result.notifications)
 
 
-def test_the_status_api_answers_each_outcome(story: tuple[demo.DemoResult, str]) -> None:
+def test_the_status_api_answers_each_outcome(story: tuple[DemoResult, str]) -> None:
     result, output = story
     statuses = {t.label: result.statuses[t.task_id] for t in result.tasks}
     assert statuses["import orders"]["status"] == "partial_failure"
@@ -49,21 +51,21 @@ def test_the_status_api_answers_each_outcome(story: tuple[demo.DemoResult, str])
     assert "PollMinDelaySeconds: 5s in template.yaml -> 1s" in output
 
 
-def test_exit_code_is_zero_only_when_the_story_ended_as_scripted(story: tuple[demo.DemoResult, str]) -> None:
+def test_exit_code_is_zero_only_when_the_story_ended_as_scripted(story: tuple[DemoResult, str]) -> None:
     result, _ = story
-    assert demo.differences(result) == []
-    assert demo.exit_code(result) == 0
+    assert differences(result) == []
+    assert exit_code(result) == 0
 
     one_note = replace(result, notifications=result.notifications[:1])
-    assert demo.exit_code(one_note) == 1
-    assert any("notifications" in d for d in demo.differences(one_note))
+    assert exit_code(one_note) == 1
+    assert any("notifications" in d for d in differences(one_note))
 
     no_export = replace(result, objects={})
-    assert demo.exit_code(no_export) == 1
+    assert exit_code(no_export) == 1
 
     export_task = result.tasks[0]
     failed_export = replace(
         result, statuses={**result.statuses, export_task.task_id: {"status": "failed", "error_code": "APIG.9999"}}
     )
-    assert any(export_task.label in d for d in demo.differences(failed_export))
-    assert demo.exit_code(replace(result, finished=False)) == 1
+    assert any(export_task.label in d for d in differences(failed_export))
+    assert exit_code(replace(result, finished=False)) == 1
