@@ -1,9 +1,11 @@
 """One cold start, run by bench/run.py in a fresh interpreter: import a handler, handle one event.
 
-    python bench/child.py <poller|webhook|anchor> <event.json> <result.json>
+    python bench/child.py <poller|webhook|anchor> <event.json> <result.json> [handler.py]
 
 The environment (AWS_ENDPOINT_URL, the SPEC's variables) comes from the parent. The result file gets
-the import and first-event times and the answer; the parent measures whole-process time and peak RSS.
+the import and first-event times, the answer and the files of the taskwatch modules imported; the parent
+measures whole-process time and peak RSS. `handler.py` replaces the kind's handler file of this tree (the
+poller at another git ref).
 """
 
 from __future__ import annotations
@@ -23,9 +25,9 @@ HANDLERS = {
 }
 
 
-def load(kind: str) -> ModuleType:
+def load(kind: str, handler: Path) -> ModuleType:
     # Lambda imports the handler file as a top-level module; do the same, by file path.
-    spec = importlib.util.spec_from_file_location(f"{kind}_app", HANDLERS[kind])
+    spec = importlib.util.spec_from_file_location(f"{kind}_app", handler)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
@@ -35,16 +37,26 @@ def load(kind: str) -> ModuleType:
 
 def main() -> None:
     kind, event_path, result_path = sys.argv[1:4]
+    handler = Path(sys.argv[4]) if len(sys.argv) > 4 else HANDLERS[kind]
     event = json.loads(Path(event_path).read_text())
     started = time.perf_counter()
-    module = load(kind)
+    module = load(kind, handler)
     imported = time.perf_counter()
     from taskwatch_local.event_source import LocalContext
 
     answer = module.lambda_handler(event, LocalContext(function_name=f"bench-{kind}", timeout_seconds=10.0))
     handled = time.perf_counter()
-    result = {"import_s": imported - started, "handle_s": handled - imported, "peak_rss_mb": peak_rss_mb(),
-              "answer": answer}
+    result = {
+        "import_s": imported - started,
+        "handle_s": handled - imported,
+        "peak_rss_mb": peak_rss_mb(),
+        "answer": answer,
+        "taskwatch_files": sorted(
+            str(m.__file__)
+            for name, m in sys.modules.items()
+            if name.split(".")[0] == "taskwatch" and getattr(m, "__file__", None)
+        ),
+    }
     Path(result_path).write_text(json.dumps(result, default=str))
 
 
