@@ -13,9 +13,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from taskwatch.domain.errors import DependencyError
+from taskwatch.domain.identity import Caller
 from taskwatch.domain.model import PollMessage, TaskState
 from taskwatch.domain.notifications import Notification
-from taskwatch.domain.records import ClaimResult, Decision, Fenced, TaskRecord, WatchStatus
+from taskwatch.domain.records import FIRST_POLL_TOLERANCE, ClaimResult, Decision, Fenced, TaskRecord, WatchStatus
 
 
 class FakeRecords:
@@ -39,7 +40,9 @@ class FakeRecords:
         if old is None and message.attempt > 0:
             return ClaimResult(False, None)
         if old is not None and (
-            not (old.attempts == message.attempt and old.status.running) or old.identity_problems(message)
+            not (old.attempts == message.attempt and old.status.running)
+            or (old.project_id, old.instance_id) != (message.project_id, message.instance_id)
+            or (old.first_poll_at is not None and abs(old.first_poll_at - first_poll_at) > FIRST_POLL_TOLERANCE)
         ):
             return ClaimResult(False, old)
         base = old or TaskRecord(
@@ -65,7 +68,7 @@ class FakeRecords:
             first_poll_at=base.first_poll_at if base.first_poll_at is not None else first_poll_at,
             updated_at=now,
         )
-        return ClaimResult(True, None)
+        return ClaimResult(True, copy.deepcopy(self.items[message.task_id]))
 
     def take_over(self, task_id: str, *, claim_id: str, now: float, lease_until: float) -> bool:
         self.writes += 1
@@ -107,7 +110,7 @@ class FakeRecords:
     def get(self, task_id: str) -> TaskRecord | None:
         return self.items.get(task_id)
 
-    def create_queued(self, message: PollMessage, *, now: float) -> ClaimResult:
+    def create_queued(self, message: PollMessage, *, now: float, caller: Caller | None = None) -> ClaimResult:
         self.writes += 1
         old = self.items.get(message.task_id)
         if old is not None:
@@ -123,6 +126,7 @@ class FakeRecords:
             first_seen_at=now,
             updated_at=now,
             submitted_via="webhook",
+            caller=caller.as_dict() if caller else None,
         )
         return ClaimResult(True, None)
 
@@ -230,3 +234,16 @@ class Faulty:
             return result
 
         return call
+
+
+class FakeTokenLedger:
+    """In memory; the same contract as DynamoTokenLedger (tests/integration/test_contracts.py)."""
+
+    def __init__(self) -> None:
+        self.used: dict[str, float] = {}
+
+    def use_once(self, token_key: str, *, expires_at: float) -> bool:
+        if token_key in self.used:
+            return False
+        self.used[token_key] = expires_at
+        return True

@@ -8,16 +8,17 @@ from typing import Any
 
 import pytest
 
-from taskwatch.adapters.dynamodb import DynamoTaskRecords
+from taskwatch.adapters.dynamodb import DynamoTaskRecords, DynamoTokenLedger
 from taskwatch.adapters.s3 import S3ExportStore
 from taskwatch.adapters.sns import SnsNotifier
 from taskwatch.adapters.sqs import SqsPollQueue
+from taskwatch.domain.identity import Caller
 from taskwatch.domain.model import Outcome, PollMessage
 from taskwatch.domain.notifications import Notification
-from taskwatch.domain.ports import ExportStore, TaskRecords
+from taskwatch.domain.ports import ExportStore, TaskRecords, TokenLedger
 from taskwatch.domain.records import Decision, Fenced
 from taskwatch_local.stack import LocalAws, create_stack
-from tests.fakes import FakeNotifier, FakeQueue, FakeRecords, FakeStore
+from tests.fakes import FakeNotifier, FakeQueue, FakeRecords, FakeStore, FakeTokenLedger
 
 MESSAGE = PollMessage(project_id="p1", instance_id="i1", task_id="c1", region="cn-north-4", source={"pipeline": "7"})
 T0 = 1_800_000_000.0
@@ -187,3 +188,37 @@ def test_release_ends_the_lease_and_clears_the_next_poll(records: TaskRecords, r
     record = records.get(message.task_id)
     assert record is not None and record.lease_until == 0 and record.next_poll_at is None
     assert records.take_over(message.task_id, claim_id="m1", now=T0 + 2, lease_until=T0 + 32)
+
+
+@pytest.fixture(params=["fake", "dynamodb"])
+def ledger(request: pytest.FixtureRequest, stack: LocalAws) -> TokenLedger:
+    if request.param == "fake":
+        return FakeTokenLedger()
+    return DynamoTokenLedger(stack.table, stack.client("dynamodb"))
+
+
+def test_a_token_id_is_used_once(ledger: TokenLedger, request: pytest.FixtureRequest) -> None:
+    key = f"k-{request.node.callspec.id}"
+    assert ledger.use_once(key, expires_at=T0 + 300) is True
+    assert ledger.use_once(key, expires_at=T0 + 300) is False
+    assert ledger.use_once(key + "-other", expires_at=T0 + 300) is True
+
+
+def test_a_won_claim_returns_the_record_with_its_caller(records: TaskRecords, request: pytest.FixtureRequest) -> None:
+    message = unique("caller", request)
+    caller = Caller("https://issuer.example", "repo:o/a", {"repository": "o/a"})
+    assert records.create_queued(message, now=T0, caller=caller).won
+    won = claim(records, message, "m1")
+    assert won.won and won.record is not None
+    assert (won.record.caller, won.record.status, won.record.attempts) == (caller.as_dict(), "polling", 1)
+
+
+def test_a_claim_under_another_project_or_first_poll_loses(
+    records: TaskRecords, request: pytest.FixtureRequest
+) -> None:
+    message = unique("identity", request)
+    assert claim(records, message, "m1").won
+    successor = PollMessage(**{**message.__dict__, "attempt": 1, "first_poll_at": T0})
+    assert not claim(records, PollMessage(**{**successor.__dict__, "project_id": "other"}), "evil").won
+    assert not claim(records, successor, "evil", now=T0 + 60).won  # its first poll moved by a minute
+    assert claim(records, successor, "m2").won

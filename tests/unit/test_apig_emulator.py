@@ -16,7 +16,7 @@ import pytest
 from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.sdk_request import SdkRequest
 
-from apig_emulator import ApigEmulator, Step
+from apig_emulator import ApigEmulator, ScriptedAnswer
 
 PROJECT = "0123456789abcdef0123456789abcdef"
 INSTANCE = "eddc4d25480b4cd6b512f270a1b8b341"
@@ -112,41 +112,45 @@ def signed_get(emu: ApigEmulator, path: str, **kwargs: Any) -> tuple[int, Any, d
     return send(emu, "GET", path, signed(emu, "GET", path, **kwargs))
 
 
-# --- signed GET of every step shape ------------------------------------------------------------
+# --- signed GET of every answer shape ----------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    ("step", "status", "check"),
+    ("answer", "status", "check"),
     [
-        (Step.waiting(), "waiting", lambda r: r == ""),
-        (Step.processing(), "processing", lambda r: r == ""),
-        (Step.succeed({"a": 1}), "succeed", lambda r: json.loads(r) == {"a": 1}),
-        (Step.succeed("not json at all"), "succeed", lambda r: r == "not json at all"),
+        (ScriptedAnswer.waiting(), "waiting", lambda r: r == ""),
+        (ScriptedAnswer.processing(), "processing", lambda r: r == ""),
+        (ScriptedAnswer.succeed({"a": 1}), "succeed", lambda r: json.loads(r) == {"a": 1}),
+        (ScriptedAnswer.succeed("not json at all"), "succeed", lambda r: r == "not json at all"),
         (
-            Step.failed("APIG.3201", "The API group name already exists"),
+            ScriptedAnswer.failed("APIG.3201", "The API group name already exists"),
             "failed",
             lambda r: json.loads(r) == {"error_code": "APIG.3201", "error_msg": "The API group name already exists"},
         ),
         (
-            Step.export_json('{"swagger": "2.0"}'),
+            ScriptedAnswer.export_json('{"swagger": "2.0"}'),
             "succeed",
             lambda r: json.loads(r)["FileType"] == ".json" and json.loads(r)["Comment"] == '{"swagger": "2.0"}',
         ),
         (
-            Step.export_documented("swagger: '2.0'\n", file_type="yaml"),
+            ScriptedAnswer.export_documented("swagger: '2.0'\n", file_type="yaml"),
             "succeed",
             lambda r: json.loads(r) == {"file_type": "yaml", "content": "swagger: '2.0'\n"},
         ),
         (
-            Step.import_report(success=[{"id": "x", "action": "create", "method": "GET", "path": "/a"}], group_id="g1"),
+            ScriptedAnswer.import_report(
+                success=[{"id": "x", "action": "create", "method": "GET", "path": "/a"}], group_id="g1"
+            ),
             "succeed",
             lambda r: json.loads(r)["group_id"] == "g1" and json.loads(r)["failure"] == [],
         ),
     ],
 )
-def test_signed_get_answers_each_step_shape(emu: ApigEmulator, step: Step, status: str, check: Any) -> None:
-    """Given a task scripted with one step, when the SDK-signed GET arrives, then the wire shape matches."""
-    emu.script(TASK, [step], task_type="import_api")
+def test_signed_get_answers_each_answer_shape(
+    emu: ApigEmulator, answer: ScriptedAnswer, status: str, check: Any
+) -> None:
+    """Given a task scripted with one answer, when the SDK-signed GET arrives, then the wire shape matches."""
+    emu.script(TASK, [answer], task_type="import_api")
     code, body, headers = signed_get(emu, task_path())
     assert code == 200
     assert set(body) == {"task_id", "task_status", "task_type", "task_result"}
@@ -158,23 +162,25 @@ def test_signed_get_answers_each_step_shape(emu: ApigEmulator, step: Step, statu
     assert headers.get("X-Request-Id")
 
 
-def test_raw_step_is_sent_verbatim(emu: ApigEmulator) -> None:
-    """Given a raw garbage step, when polled, then status, body and content type are as scripted."""
-    emu.script(TASK, [Step.raw(502, "<html>bad gateway</html>", content_type="text/html")])
+def test_raw_answer_is_sent_verbatim(emu: ApigEmulator) -> None:
+    """Given a raw garbage answer, when polled, then status, body and content type are as scripted."""
+    emu.script(TASK, [ScriptedAnswer.raw(502, "<html>bad gateway</html>", content_type="text/html")])
     code, body, headers = signed_get(emu, task_path())
     assert code == 502
     assert body == "<html>bad gateway</html>"
     assert headers["Content-Type"] == "text/html"
 
 
-def test_slow_step_delays_the_answer(emu: ApigEmulator) -> None:
-    """Given a slow step, when polled with a short read timeout, then the client times out."""
-    emu.script(TASK, [Step.slow(2.0, Step.waiting()), Step.processing()])
+def test_slow_answer_delays_the_reply(emu: ApigEmulator) -> None:
+    """Given a slow answer, when polled with a short read timeout, then the client times out."""
+    # Far longer than the client's timeout however loaded the machine; the fixture's stop() cuts it short.
+    emu.script(TASK, [ScriptedAnswer.slow(30.0, ScriptedAnswer.waiting()), ScriptedAnswer.processing()])
     path = task_path()
     request = urllib.request.Request(emu.url + path, headers=signed(emu, "GET", path))
     with pytest.raises((TimeoutError, urllib.error.URLError)):
         urllib.request.urlopen(request, timeout=0.3)
-    # Then the next poll gets the next step promptly.
+    # Then the next poll (once the server took the slow answer, so they cannot swap) gets the next answer promptly.
+    assert emu.wait_for_calls(TASK, 1, timeout=10)
     code, body, _ = signed_get(emu, path)
     assert (code, body["task_status"]) == (200, "processing")
 
@@ -191,7 +197,7 @@ def _error(code: int, body: Any, error_code: str) -> None:
 
 def test_tampered_signature_is_rejected(emu: ApigEmulator) -> None:
     """Given a signed request whose signature is altered, then 401 APIG.1002."""
-    emu.script(TASK, [Step.waiting()])
+    emu.script(TASK, [ScriptedAnswer.waiting()])
     headers = signed(emu, "GET", task_path())
     auth = headers["Authorization"]
     last = auth[-1]
@@ -204,7 +210,7 @@ def test_tampered_signature_is_rejected(emu: ApigEmulator) -> None:
 
 def test_wrong_sk_and_unknown_ak_are_rejected(emu: ApigEmulator) -> None:
     """Given requests signed with a wrong SK or an unknown AK, then 401 APIG.1002 for both."""
-    emu.script(TASK, [Step.waiting()])
+    emu.script(TASK, [ScriptedAnswer.waiting()])
     for kwargs in ({"sk": "wrong"}, {"ak": "NOPE", "sk": "whatever"}):
         code, body, _ = signed_get(emu, task_path(), **kwargs)
         assert code == 401
@@ -213,8 +219,8 @@ def test_wrong_sk_and_unknown_ak_are_rejected(emu: ApigEmulator) -> None:
 
 def test_tampered_path_or_header_is_rejected(emu: ApigEmulator) -> None:
     """Given a request signed for one task but sent to another, or with a changed signed header, then 401."""
-    emu.script(TASK, [Step.waiting()])
-    emu.script("other", [Step.waiting()])
+    emu.script(TASK, [ScriptedAnswer.waiting()])
+    emu.script("other", [ScriptedAnswer.waiting()])
     headers = signed(emu, "GET", task_path())
     code, body, _ = send(emu, "GET", task_path("other"), headers)
     _error(code, body, "APIG.1002")
@@ -227,7 +233,7 @@ def test_tampered_path_or_header_is_rejected(emu: ApigEmulator) -> None:
 @pytest.mark.parametrize("minutes", [20, -20])
 def test_skewed_date_is_rejected(emu: ApigEmulator, minutes: int) -> None:
     """Given X-Sdk-Date 20 minutes off the emulator clock (signature otherwise valid), then 401 APIG.1002."""
-    emu.script(TASK, [Step.waiting()])
+    emu.script(TASK, [ScriptedAnswer.waiting()])
     date = (datetime.now(UTC) + timedelta(minutes=minutes)).strftime("%Y%m%dT%H%M%SZ")
     code, body, _ = signed_get(emu, task_path(), extra_headers={"X-Sdk-Date": date})
     assert code == 401
@@ -236,7 +242,7 @@ def test_skewed_date_is_rejected(emu: ApigEmulator, minutes: int) -> None:
 
 def test_date_within_fifteen_minutes_is_accepted(emu: ApigEmulator) -> None:
     """Given X-Sdk-Date 10 minutes off, then the request is accepted."""
-    emu.script(TASK, [Step.waiting()])
+    emu.script(TASK, [ScriptedAnswer.waiting()])
     date = (datetime.now(UTC) - timedelta(minutes=10)).strftime("%Y%m%dT%H%M%SZ")
     code, _, _ = signed_get(emu, task_path(), extra_headers={"X-Sdk-Date": date})
     assert code == 200
@@ -245,7 +251,7 @@ def test_date_within_fifteen_minutes_is_accepted(emu: ApigEmulator) -> None:
 @pytest.mark.parametrize("drop", ["Authorization", "X-Sdk-Date", "Host"])
 def test_missing_headers_are_rejected(emu: ApigEmulator, drop: str) -> None:
     """Given a signed request with a needed header removed, then 401 APIG.1002."""
-    emu.script(TASK, [Step.waiting()])
+    emu.script(TASK, [ScriptedAnswer.waiting()])
     headers = signed(emu, "GET", task_path())
     if drop == "Host":
         # urllib always sends a Host; sending a different one breaks the signature over it.
@@ -259,14 +265,14 @@ def test_missing_headers_are_rejected(emu: ApigEmulator, drop: str) -> None:
 
 def test_no_credentials_at_all_is_rejected(emu: ApigEmulator) -> None:
     """Given a request with neither signature nor token, then 401 APIG.1002."""
-    emu.script(TASK, [Step.waiting()])
+    emu.script(TASK, [ScriptedAnswer.waiting()])
     code, body, _ = send(emu, "GET", task_path(), {})
     _error(code, body, "APIG.1002")
 
 
 def test_token_auth_good_and_bad(emu: ApigEmulator) -> None:
     """Given the accepted X-Auth-Token, then 200; given another token, then 401 APIG.0307."""
-    emu.script(TASK, [Step.processing()])
+    emu.script(TASK, [ScriptedAnswer.processing()])
     code, body, _ = send(emu, "GET", task_path(), {"X-Auth-Token": TOKEN})
     assert (code, body["task_status"]) == (200, "processing")
     code, body, _ = send(emu, "GET", task_path(), {"X-Auth-Token": "expired"})
@@ -276,7 +282,7 @@ def test_token_auth_good_and_bad(emu: ApigEmulator) -> None:
 
 def test_temporary_credentials_need_the_security_token(emu: ApigEmulator) -> None:
     """Given a temporary AK, when the SDK sends its security token, then 200; without or wrong, then 401."""
-    emu.script(TASK, [Step.waiting()])
+    emu.script(TASK, [ScriptedAnswer.waiting()])
     code, _, _ = signed_get(emu, task_path(), ak=TEMP_AK, sk=TEMP_SK, security_token=TEMP_TOKEN)
     assert code == 200
     code, body, _ = signed_get(emu, task_path(), ak=TEMP_AK, sk=TEMP_SK)
@@ -287,7 +293,7 @@ def test_temporary_credentials_need_the_security_token(emu: ApigEmulator) -> Non
 
 def test_rotated_credentials(emu: ApigEmulator) -> None:
     """Given set_credentials replaced AK1 by AK3, then AK1 fails and AK3 works."""
-    emu.script(TASK, [Step.waiting()])
+    emu.script(TASK, [ScriptedAnswer.waiting()])
     emu.set_credentials({"AK3": "SK3"})
     code, body, _ = signed_get(emu, task_path())
     _error(code, body, "APIG.1002")
@@ -297,7 +303,7 @@ def test_rotated_credentials(emu: ApigEmulator) -> None:
 
 def test_project_header_must_match_path(emu: ApigEmulator) -> None:
     """Given an X-Project-Id (signed) that differs from the path's project, then 400 APIG.2011."""
-    emu.script(TASK, [Step.waiting()])
+    emu.script(TASK, [ScriptedAnswer.waiting()])
     other = "f" * 32
     code, body, _ = signed_get(emu, task_path(project=other))
     assert code == 400
@@ -317,7 +323,7 @@ def test_unknown_task_is_404(emu: ApigEmulator) -> None:
 
 def test_scripted_task_bound_to_other_instance_is_404(emu: ApigEmulator) -> None:
     """Given a task scripted for one instance, when read through another, then 404 and no call counted."""
-    emu.script(TASK, [Step.waiting()], instance_id=INSTANCE)
+    emu.script(TASK, [ScriptedAnswer.waiting()], instance_id=INSTANCE)
     code, body, _ = signed_get(emu, task_path(instance="someotherinstance"))
     _error(code, body, "APIG.3093")
     assert emu.calls(TASK) == 0
@@ -333,14 +339,14 @@ def test_unknown_path_and_wrong_method(emu: ApigEmulator) -> None:
     assert headers.get("Allow") == "GET"
 
 
-def test_throttling_errors_then_last_step_repeats(emu: ApigEmulator) -> None:
-    """Given 429, 500, succeed; when polled five times; then the last step repeats and calls() counts."""
+def test_throttling_errors_then_last_answer_repeats(emu: ApigEmulator) -> None:
+    """Given 429, 500, succeed; when polled five times; then the last answer repeats and calls() counts."""
     emu.script(
         TASK,
         [
-            Step.error(429, "APIG.0308", "Too many requests"),
-            Step.error(500, "APIG.9999", "System error"),
-            Step.export_json('{"swagger":"2.0"}'),
+            ScriptedAnswer.error(429, "APIG.0308", "Too many requests"),
+            ScriptedAnswer.error(500, "APIG.9999", "System error"),
+            ScriptedAnswer.export_json('{"swagger":"2.0"}'),
         ],
     )
     answers = [signed_get(emu, task_path()) for _ in range(5)]
@@ -355,7 +361,7 @@ def test_throttling_errors_then_last_step_repeats(emu: ApigEmulator) -> None:
 def test_large_export_is_delivered(emu: ApigEmulator) -> None:
     """Given a 20 MB export, when polled, then the whole task_result arrives intact."""
     doc = json.dumps({"swagger": "2.0", "paths": {}, "x-pad": "x" * (20 * 1024 * 1024)})
-    emu.script(TASK, [Step.export_json(doc)])
+    emu.script(TASK, [ScriptedAnswer.export_json(doc)])
     code, body, _ = signed_get(emu, task_path())
     assert code == 200
     assert json.loads(body["task_result"])["Comment"] == doc
@@ -518,7 +524,7 @@ def test_async_export_validates_body(emu: ApigEmulator) -> None:
 
 def test_create_task_programmatically(emu: ApigEmulator, clock: FakeClock) -> None:
     """Given create_task with a failed outcome, then it reads as failed once the clock passed both phases."""
-    task_id = emu.create_task("import_api", PROJECT, INSTANCE, outcome=Step.failed("APIG.3201", "nope"))
+    task_id = emu.create_task("import_api", PROJECT, INSTANCE, outcome=ScriptedAnswer.failed("APIG.3201", "nope"))
     assert emu.task_status(task_id) == "waiting"
     clock.advance(1.5)
     assert emu.task_status(task_id) == "processing"
@@ -535,7 +541,7 @@ def test_create_task_programmatically(emu: ApigEmulator, clock: FakeClock) -> No
 
 def test_requests_are_recorded_with_secrets_redacted(emu: ApigEmulator) -> None:
     """Given signed, temporary and token requests, then emu.requests keeps them with secrets redacted."""
-    emu.script(TASK, [Step.waiting()])
+    emu.script(TASK, [ScriptedAnswer.waiting()])
     signed_get(emu, task_path())
     signed_get(emu, task_path(), ak=TEMP_AK, sk=TEMP_SK, security_token=TEMP_TOKEN)
     send(emu, "GET", task_path(), {"X-Auth-Token": TOKEN})
@@ -572,7 +578,7 @@ def test_stop_frees_the_port(clock: FakeClock) -> None:
 
 def test_query_string_is_part_of_the_signature(emu: ApigEmulator) -> None:
     """Given SDK-signed query parameters (unsorted, with spaces and UTF-8), then 200; altered, then 401."""
-    emu.script(TASK, [Step.waiting()])
+    emu.script(TASK, [ScriptedAnswer.waiting()])
     path = task_path()
     request = SdkRequest(
         method="GET",
@@ -594,7 +600,7 @@ def test_query_string_is_part_of_the_signature(emu: ApigEmulator) -> None:
 def test_keep_alive_session_with_errors_and_posts(emu: ApigEmulator) -> None:
     """Given one keep-alive session (as the SDK's requests client uses), then mixed answers all arrive."""
     requests = pytest.importorskip("requests")
-    emu.script(TASK, [Step.error(500, "APIG.9008", "busy"), Step.waiting()])
+    emu.script(TASK, [ScriptedAnswer.error(500, "APIG.9008", "busy"), ScriptedAnswer.waiting()])
     export_path = f"/v2/{PROJECT}/apigw/instances/{INSTANCE}/openapi/async-export"
     export_body = json.dumps({"env_id": "e", "group_id": "g"}).encode()
     with requests.Session() as session:
@@ -612,10 +618,10 @@ def test_keep_alive_session_with_errors_and_posts(emu: ApigEmulator) -> None:
 
 
 def test_stop_is_prompt_during_a_slow_answer(clock: FakeClock) -> None:
-    """Given a client waiting on a 30 s slow step, when stop() is called, then it returns quickly."""
+    """Given a client waiting on a 30 s slow answer, when stop() is called, then it returns quickly."""
     emulator = ApigEmulator(tokens={TOKEN}, clock=clock)
     emulator.start()
-    emulator.script(TASK, [Step.slow(30, Step.waiting())])
+    emulator.script(TASK, [ScriptedAnswer.slow(30, ScriptedAnswer.waiting())])
     outcome: list[object] = []
 
     def poll() -> None:
@@ -626,7 +632,7 @@ def test_stop_is_prompt_during_a_slow_answer(clock: FakeClock) -> None:
 
     thread = threading.Thread(target=poll)
     thread.start()
-    time.sleep(0.3)
+    assert emulator.wait_for_calls(TASK, 1, timeout=10)  # the GET is counted just before the slow answer waits
     started = time.monotonic()
     emulator.stop()
     assert time.monotonic() - started < 3

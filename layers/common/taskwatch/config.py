@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from taskwatch.domain.identity import TrustConfigError, TrustRule, parse_trust
 from taskwatch.domain.policy import PollPolicy
 
 DEFAULT_REGION = "cn-north-4"
@@ -30,6 +31,7 @@ class Settings:
     poll_min_delay_seconds: int = 5
     poll_max_delay_seconds: int = 300
     poll_max_wait_seconds: int = 3600
+    oidc_trust: tuple[TrustRule, ...] = ()
 
     @property
     def policy(self) -> PollPolicy:
@@ -62,6 +64,11 @@ class Settings:
                 problems.append(f"{name} must be between {low} and {high}")
             return value
 
+        try:
+            oidc_trust = parse_trust(env.get("OIDC_TRUST"))
+        except TrustConfigError as exc:
+            problems.append(str(exc))
+            oidc_trust = ()
         prefix = env.get("EXPORT_PREFIX", "exports/")
         settings = cls(
             task_queue_url=text("TASK_QUEUE_URL") or "",
@@ -77,6 +84,7 @@ class Settings:
             poll_min_delay_seconds=number("POLL_MIN_DELAY_SECONDS", 5, 0, 900),
             poll_max_delay_seconds=number("POLL_MAX_DELAY_SECONDS", 300, 0, 900),
             poll_max_wait_seconds=number("POLL_MAX_WAIT_SECONDS", 3600, 1, 604_800),
+            oidc_trust=oidc_trust,
         )
         if settings.poll_max_delay_seconds < settings.poll_min_delay_seconds:
             problems.append("POLL_MAX_DELAY_SECONDS must not be below POLL_MIN_DELAY_SECONDS")

@@ -13,13 +13,14 @@ import os
 
 from taskwatch.adapters.apig import ApigClient
 from taskwatch.adapters.aws import LazyClient, client, session
-from taskwatch.adapters.dynamodb import DynamoTaskRecords
+from taskwatch.adapters.dynamodb import DynamoTaskRecords, DynamoTokenLedger
 from taskwatch.adapters.s3 import S3ExportStore
 from taskwatch.adapters.secrets import EnvCredentials, SecretCredentials, WebhookKeys
 from taskwatch.adapters.sns import SnsNotifier
 from taskwatch.adapters.sqs import SqsPollQueue
 from taskwatch.config import Settings
-from taskwatch.domain.ports import CredentialSource
+from taskwatch.domain.identity import TrustRule
+from taskwatch.domain.ports import CredentialSource, TokenVerifier
 from taskwatch.domain.submissions import WatchService
 from taskwatch.domain.watcher import Watcher, WatchSettings
 
@@ -37,6 +38,7 @@ _INPUTS = (
     "POLL_MIN_DELAY_SECONDS",
     "POLL_MAX_DELAY_SECONDS",
     "POLL_MAX_WAIT_SECONDS",
+    "OIDC_TRUST",
     "AWS_ENDPOINT_URL",
     "AWS_REGION",
     "AWS_DEFAULT_REGION",
@@ -117,11 +119,22 @@ def _poll_queue() -> SqsPollQueue:
 def _watch_service() -> WatchService:
     config = _settings()
     config.require("task_queue_url", "task_table", "webhook_secret_id")
+    dynamodb = client("dynamodb")
     return WatchService(
-        records=DynamoTaskRecords(config.task_table, client("dynamodb")),
+        records=DynamoTaskRecords(config.task_table, dynamodb),
         queue=_poll_queue(),
         keys=WebhookKeys(config.webhook_secret_id or "", client("secretsmanager")),
+        # PyJWT loads only when trust rules are configured: a shared-key-only webhook never pays for it.
+        tokens=_oidc_verifier(config.oidc_trust, DynamoTokenLedger(config.task_table, dynamodb))
+        if config.oidc_trust
+        else None,
     )
+
+
+def _oidc_verifier(rules: tuple[TrustRule, ...], ledger: DynamoTokenLedger) -> TokenVerifier:
+    from taskwatch.adapters.oidc import OidcVerifier
+
+    return OidcVerifier(rules, ledger)
 
 
 def reset() -> None:

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from taskwatch.adapters.aws import aws_call, error_code
+from taskwatch.domain.identity import Caller
 from taskwatch.domain.model import PollMessage
 from taskwatch.domain.records import (
     FIRST_POLL_TOLERANCE,
@@ -96,7 +97,8 @@ class DynamoTaskRecords:
         values[":first_poll_low"] = _num(first_poll_at - FIRST_POLL_TOLERANCE)
         values[":first_poll_high"] = _num(first_poll_at + FIRST_POLL_TOLERANCE)
         names = {"#status": "status", "#region": "region", "#source": "source"}
-        return self._conditional_update(message.task_id, update, condition, names, values)
+        # The won claim returns the record as written (its caller, for the notification): no extra read.
+        return self._conditional_update(message.task_id, update, condition, names, values, return_new=True)
 
     def take_over(self, task_id: str, *, claim_id: str, now: float, lease_until: float) -> bool:
         result = self._conditional_update(
@@ -152,7 +154,7 @@ class DynamoTaskRecords:
             item = self._client.get_item(TableName=self._table, Key=task_key(task_id), ConsistentRead=True).get("Item")
         return self._record(item) if item else None
 
-    def create_queued(self, message: PollMessage, *, now: float) -> ClaimResult:
+    def create_queued(self, message: PollMessage, *, now: float, caller: Caller | None = None) -> ClaimResult:
         record = {
             "task_id": message.task_id,
             "project_id": message.project_id,
@@ -165,6 +167,7 @@ class DynamoTaskRecords:
             "first_seen_at": _num(now),
             "updated_at": _num(now),
             "submitted_via": "webhook",
+            "caller": caller.as_dict() if caller else None,
             "notified": False,
             "expires_at": int(now + (message.max_wait_seconds or 604_800) + RETENTION_SECONDS),
         }
@@ -195,7 +198,14 @@ class DynamoTaskRecords:
             raise Fenced(task_id)
 
     def _conditional_update(
-        self, task_id: str, update: str, condition: str, names: dict[str, str], values: dict[str, Any]
+        self,
+        task_id: str,
+        update: str,
+        condition: str,
+        names: dict[str, str],
+        values: dict[str, Any],
+        *,
+        return_new: bool = False,
     ) -> ClaimResult:
         request: dict[str, Any] = {
             "TableName": self._table,
@@ -207,14 +217,17 @@ class DynamoTaskRecords:
         }
         if names:
             request["ExpressionAttributeNames"] = names
+        if return_new:
+            request["ReturnValues"] = "ALL_NEW"
         with aws_call("writing the task record"):
             try:
-                self._client.update_item(**request)
+                answer = self._client.update_item(**request)
             except Exception as exc:
                 if error_code(exc) != _CONDITION_FAILED:
                     raise
                 return ClaimResult(False, self._old_record(exc, task_id))
-        return ClaimResult(True, None)
+        written = answer.get("Attributes") if return_new else None
+        return ClaimResult(True, self._record(written) if written else None)
 
     def _old_record(self, exc: BaseException, task_id: str) -> TaskRecord | None:
         item = getattr(exc, "response", {}).get("Item")
@@ -256,3 +269,25 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list):
         return [_plain(v) for v in value]
     return value
+
+
+class DynamoTokenLedger:
+    """Used OIDC token ids, one item each in the task table, gone (TTL) once the token has expired."""
+
+    def __init__(self, table: str, client: Any) -> None:
+        self._table = table
+        self._client = client
+
+    def use_once(self, token_key: str, *, expires_at: float) -> bool:
+        with aws_call("recording a used token"):
+            try:
+                self._client.put_item(
+                    TableName=self._table,
+                    Item={"pk": {"S": f"token#{token_key}"}, "expires_at": {"N": str(int(expires_at) + 120)}},
+                    ConditionExpression="attribute_not_exists(pk)",
+                )
+            except Exception as exc:
+                if error_code(exc) != _CONDITION_FAILED:
+                    raise
+                return False
+        return True

@@ -52,6 +52,8 @@ def build_notification(record: TaskRecord, decision: Decision, *, now: float) ->
         # Measured to when the outcome was decided, so a re-sent notification is identical.
         "elapsed_seconds": round(max(0.0, finished - (record.first_poll_at or record.first_seen_at or finished)), 3),
     }
+    if record.caller:
+        message["caller"] = record.caller
     return Notification(
         subject=subject_line(task_type, record.task_id, outcome, decision.error_code, len(decision.failures)),
         message=message,

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from taskwatch.domain.credentials import HuaweiCredentials
+from taskwatch.domain.identity import Caller
 from taskwatch.domain.model import PollMessage, TaskState
 from taskwatch.domain.notifications import Notification
 from taskwatch.domain.records import ClaimResult, Decision, TaskRecord
@@ -82,8 +83,9 @@ class TaskRecords(Protocol):
 
     def get(self, task_id: str) -> TaskRecord | None: ...
 
-    def create_queued(self, message: PollMessage, *, now: float) -> ClaimResult:
-        """Record a new watch as `queued`; lost (with the existing record) when it is already watched."""
+    def create_queued(self, message: PollMessage, *, now: float, caller: Caller | None = None) -> ClaimResult:
+        """Record a new watch as `queued` (with the CI job that asked, if a token did); lost (with the
+        existing record) when the task is already watched."""
         ...
 
 
@@ -96,6 +98,25 @@ class KeySource(Protocol):
 
     def refresh(self) -> bool:
         """Read the keys again; False when they were read too recently to be worth it."""
+        ...
+
+
+class TokenVerifier(Protocol):
+    """CI identity tokens (OpenID Connect), checked against the trust rules."""
+
+    @property
+    def enabled(self) -> bool: ...
+
+    def verify(self, token: str) -> Caller:
+        """The job the token proves; raises AuthFailed."""
+        ...
+
+
+class TokenLedger(Protocol):
+    """Remembers used token ids until they expire."""
+
+    def use_once(self, token_key: str, *, expires_at: float) -> bool:
+        """True the first time `token_key` is seen; False for a replay."""
         ...
 
 

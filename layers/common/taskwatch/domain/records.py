@@ -71,6 +71,7 @@ class TaskRecord:
     notified: bool = False
     submitted_via: str | None = None
     finished_at: float | None = None
+    caller: dict[str, str] | None = None  # the CI job whose token started the watch (docs/contract.md, "CI identity")
 
     def identity_problems(self, message: PollMessage) -> list[str]:
         """Why `message` cannot belong to this watch: another project or instance, or another first poll."""
@@ -109,6 +110,7 @@ class TaskRecord:
             "source": self.source,
             "project_id": self.project_id,
             "instance_id": self.instance_id,
+            "caller": self.caller,
         }
 
 
@@ -129,7 +131,7 @@ class Decision:
 @dataclass(frozen=True)
 class ClaimResult:
     won: bool
-    record: TaskRecord | None  # the record as it was, when the claim was lost
+    record: TaskRecord | None  # as it was when the claim was lost; as written when a claim was won
 
 
 class Fenced(Exception):

@@ -9,7 +9,11 @@ watched never forks its poll chain:
 - a task recorded `queued` but maybe never enqueued (a crash between the two writes) is enqueued
   again; the poller's claim on attempt 0 drops whichever copy comes second: `202`;
 - a task already polling or finished is left alone and its current status is answered: `200`;
-- the same task id under another project or instance is refused (`409`): it is somebody else's watch.
+- the same task id under another project or instance, or started by another pipeline's token, is
+  refused (`409`): it is somebody else's watch.
+
+Callers are the operator (the shared key: may read every watch) or a CI job proven by its OIDC token
+(may read only the watches its own repository or project started; any other is `404`).
 """
 
 from __future__ import annotations
@@ -21,11 +25,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from taskwatch.domain.errors import DependencyError, InvalidMessage, TaskwatchError
+from taskwatch.domain.identity import Caller, Operator, Principal
 from taskwatch.domain.limits import DYNAMODB_MAX_DEPTH
 from taskwatch.domain.model import ID_PATTERN, PollMessage, parse_poll_message
-from taskwatch.domain.ports import KeySource, PollQueue, TaskRecords
+from taskwatch.domain.ports import KeySource, PollQueue, TaskRecords, TokenVerifier
 from taskwatch.domain.records import TaskRecord, WatchStatus
-from taskwatch.domain.signatures import AuthFailed, Reason, verify
+from taskwatch.domain.signatures import AuthFailed, Reason, Scheme, verify
 
 # The body's own object and the record around it take some of DynamoDB's levels.
 MAX_JSON_DEPTH = DYNAMODB_MAX_DEPTH - 12
@@ -52,6 +57,15 @@ def authenticate(keys: KeySource, headers: Mapping[str, str], payload: bytes, *,
         if failure.reason is not Reason.MISMATCH or not keys.refresh():
             raise
     verify(headers, payload, keys.current(), now=now)
+
+
+def bearer_token(headers: Mapping[str, str]) -> str | None:
+    """The token of an `Authorization: Bearer <JWT>` header, if the request carries one."""
+    for name, value in headers.items():
+        if name.lower() == "authorization":
+            scheme, _, token = value.strip().partition(" ")
+            return token.strip() if scheme.lower() == "bearer" else ""
+    return None
 
 
 def status_payload(task_id: str) -> bytes:
@@ -129,20 +143,33 @@ class WatchService:
         records: TaskRecords,
         queue: PollQueue,
         keys: KeySource,
+        tokens: TokenVerifier | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.records = records
         self.queue = queue
         self.keys = keys
+        self.tokens = tokens
         self.clock = clock
+
+    def principal(self, headers: Mapping[str, str], payload: bytes) -> Principal:
+        """Who is asking: a CI job proven by its OIDC token, or the operator holding the shared key."""
+        token = bearer_token(headers)
+        if token is not None:
+            if not token or self.tokens is None or not self.tokens.enabled:
+                raise AuthFailed(Reason.MISSING if not token else Reason.REFUSED, Scheme.OIDC)
+            return self.tokens.verify(token)
+        authenticate(self.keys, headers, payload, now=self.clock())
+        return Operator()
 
     def submit(self, headers: Mapping[str, str], body: bytes) -> Submission:
         """Start watching the task the body names (see the module docstring for duplicates)."""
-        authenticate(self.keys, headers, body, now=self.clock())
+        principal = self.principal(headers, body)
         message = parse_submission(body)
+        caller = principal if isinstance(principal, Caller) else None
         # Twice at most: the existing record may expire (TTL) between the failed put and now.
         for _ in range(2):
-            result = self.records.create_queued(message, now=self.clock())
+            result = self.records.create_queued(message, now=self.clock(), caller=caller)
             if result.won:
                 self.queue.send(message, delay_seconds=0)
                 return Submission(message.task_id, WatchStatus.QUEUED, created=True, enqueued=True)
@@ -150,6 +177,8 @@ class WatchService:
             if existing is None:
                 continue
             conflicts = _conflicts(existing, message)
+            if caller is not None and not caller.may_read(existing.caller):
+                conflicts.append(f"task_id: task {message.task_id} is already watched by another pipeline")
             if conflicts:
                 raise WatchConflict(conflicts)
             if existing.status is WatchStatus.QUEUED:
@@ -159,8 +188,9 @@ class WatchService:
         raise DependencyError("the task record vanished while it was being created")
 
     def status(self, headers: Mapping[str, str], task_id: str) -> TaskRecord:
-        authenticate(self.keys, headers, status_payload(task_id), now=self.clock())
+        principal = self.principal(headers, status_payload(task_id))
         record = self.records.get(check_task_id(task_id))
-        if record is None:
+        # Another repository's watch is answered exactly like a task nobody watches.
+        if record is None or (isinstance(principal, Caller) and not principal.may_read(record.caller)):
             raise TaskUnknown(task_id)
         return record

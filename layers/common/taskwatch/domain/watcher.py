@@ -90,6 +90,7 @@ class ClaimedPoll:
     delay: int | None  # until the next poll; None once the deadline has passed
     lease_until: float
     resumed: bool  # a crashed delivery's poll, taken over: its effects may have happened in part
+    caller: dict[str, str] | None = None  # who started the watch (an OIDC caller), for the notification
 
     @property
     def task_id(self) -> str:
@@ -139,6 +140,7 @@ class Watcher:
                 deadline=deadline,
             )
             if claim.won:
+                poll = replace(poll, caller=claim.record.caller if claim.record else None)
                 with self._releasing_on_failure(poll):
                     return self._poll(poll)
             record = claim.record
@@ -155,7 +157,7 @@ class Watcher:
         if not self.records.take_over(message.task_id, claim_id=poll.claim_id, now=now, lease_until=poll.lease_until):
             return self._defer(poll, lease_seconds)
         assert record is not None  # redelivery_resume_at returns None without a record
-        poll = replace(poll, resumed=True)
+        poll = replace(poll, resumed=True, caller=record.caller)
         with self._releasing_on_failure(poll):
             if record.terminal:
                 return self._notify_recorded(poll, record)
@@ -316,4 +318,5 @@ def _record_for(poll: ClaimedPoll, decision: Decision) -> TaskRecord:
         task_type=decision.task_type,
         first_poll_at=round(poll.first_poll_at, 3),
         source=message.source,
+        caller=poll.caller,
     )
