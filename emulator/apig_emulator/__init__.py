@@ -1,6 +1,12 @@
 """A local emulator of Huawei Cloud API Gateway's async import/export task API (standard library only)."""
 
-from .server import ApigEmulator, RecordedRequest
-from .steps import Step
+from __future__ import annotations
 
-__all__ = ["ApigEmulator", "RecordedRequest", "Step"]
+from .answers import ScriptedAnswer
+from .emulator import ApigEmulator
+from .recording import RecordedRequest
+
+# The old name, kept only until the callers outside emulator/ (bench, integration tests) are renamed.
+Step = ScriptedAnswer
+
+__all__ = ["ApigEmulator", "RecordedRequest", "ScriptedAnswer", "Step"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .server import ApigEmulator
+from .emulator import ApigEmulator
 
 
 def main(argv: list[str] | None = None) -> int:
