@@ -1,7 +1,8 @@
 """The stack on one machine: moto's server on 127.0.0.1 and the resources the functions use.
 
 Everything is reached over real HTTP through boto3's own AWS_ENDPOINT_URL, exactly as the deployed
-functions reach AWS; nothing in the handlers knows it is local.
+functions reach AWS; nothing in the handlers knows it is local. One gap between moto and AWS is closed
+on purpose: DynamoDB's conditional writes are made atomic (see moto_atomic.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+
+from taskwatch_local import moto_atomic
 
 REGION = "us-east-1"
 LOCAL_AWS_ENV = {
@@ -43,6 +46,23 @@ class StackSettings:
     notify_on_success: bool = False
 
 
+@dataclass(frozen=True)
+class AwsCredentials:
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
+    session_token: str | None = field(default=None, repr=False)
+
+    def env(self) -> dict[str, str]:
+        """As Lambda sets them for the function's role; no AWS_SESSION_TOKEN for long-term keys."""
+        env = {"AWS_ACCESS_KEY_ID": self.access_key_id, "AWS_SECRET_ACCESS_KEY": self.secret_access_key}
+        if self.session_token:
+            env["AWS_SESSION_TOKEN"] = self.session_token
+        return env
+
+
+TESTING_CREDENTIALS = AwsCredentials(LOCAL_AWS_ENV["AWS_ACCESS_KEY_ID"], LOCAL_AWS_ENV["AWS_SECRET_ACCESS_KEY"])
+
+
 @dataclass
 class LocalAws:
     endpoint: str
@@ -57,18 +77,26 @@ class LocalAws:
     inbox_url: str  # an SQS queue subscribed to the topic: what a subscriber would receive
     settings: StackSettings
 
+    # Whose requests client() signs; moto's fixed test credentials unless IAM is enforced (iam_enforced.py).
+    credentials: AwsCredentials = field(default_factory=lambda: TESTING_CREDENTIALS, repr=False)
+
     def client(self, service: str) -> Any:
         session: Any = boto3.session.Session(
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",  # noqa: S106 - moto's fixed test credentials
+            aws_access_key_id=self.credentials.access_key_id,
+            aws_secret_access_key=self.credentials.secret_access_key,
+            aws_session_token=self.credentials.session_token,
             region_name=REGION,
         )
         return session.client(service, endpoint_url=self.endpoint)
 
-    def function_env(self, apig_endpoint: str | None = None) -> dict[str, str]:
-        """The SPEC's environment variables for both functions, pointing at this stack."""
+    def function_env(
+        self, apig_endpoint: str | None = None, credentials: AwsCredentials | None = None
+    ) -> dict[str, str]:
+        """The SPEC's environment variables for both functions, pointing at this stack; `credentials` are
+        what Lambda puts in the environment from the function's execution role (default: moto's test ones)."""
         env = {
             **LOCAL_AWS_ENV,
+            **(credentials or TESTING_CREDENTIALS).env(),
             "AWS_ENDPOINT_URL": self.endpoint,
             "TASK_QUEUE_URL": self.queue_url,
             "EXPORT_BUCKET": self.bucket,
@@ -222,8 +250,10 @@ def create_stack(
 
 @contextmanager
 def aws_emulator() -> Iterator[str]:
-    """moto's ThreadedMotoServer on 127.0.0.1 (a free port); yields its endpoint URL."""
+    """moto's ThreadedMotoServer on 127.0.0.1 (a free port), its DynamoDB requests atomic; yields its endpoint URL."""
     from moto.server import ThreadedMotoServer
+
+    moto_atomic.install()
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request drowns everything else
     for key, value in LOCAL_AWS_ENV.items():

@@ -125,7 +125,7 @@ def run_as(
 
 
 def error_code(call: Callable[[], Any]) -> str:
-    """ "allowed", or the error's code. moto answers the IAM refusals of JSON-protocol services (SQS,
+    """The error's code, or "allowed". moto answers the IAM refusals of JSON-protocol services (SQS,
     DynamoDB, Secrets Manager) in XML, which botocore reports as code "403"; the code is in that body."""
     try:
         call()
@@ -171,7 +171,7 @@ def test_enforcement_is_on_and_each_role_is_held_to_its_own_resources(enforced: 
     assert error_code(lambda: secrets_poller.get_secret_value(SecretId=poller.webhook_secret_id)) == "AccessDenied"
     secrets_webhook = webhook.client("secretsmanager")
     assert error_code(lambda: secrets_webhook.get_secret_value(SecretId=webhook.huawei_secret_id)) == "AccessDenied"
-    # And the webhook may enqueue polls but not publish notifications
+    # And the webhook cannot publish notifications
     sns_webhook = webhook.client("sns")
     assert error_code(lambda: sns_webhook.publish(TopicArn=webhook.topic_arn, Message="{}")) == "AccessDenied"
 
