@@ -12,10 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from taskwatch.domain.callbacks import CallbackMessage
 from taskwatch.domain.errors import DependencyError
 from taskwatch.domain.identity import Caller
 from taskwatch.domain.model import PollMessage, TaskState
 from taskwatch.domain.notifications import Notification
+from taskwatch.domain.ports import QueueMessage
 from taskwatch.domain.records import FIRST_POLL_TOLERANCE, ClaimResult, Decision, Fenced, TaskRecord, WatchStatus
 
 
@@ -60,6 +62,9 @@ class FakeRecords:
             region=base.region if base.region is not None else message.region,
             expected_type=base.expected_type if base.expected_type is not None else message.expected_type,
             source=base.source if base.source is not None else message.source,
+            group_id=base.group_id if base.group_id is not None else message.group_id,
+            env_id=base.env_id if base.env_id is not None else message.env_id,
+            callback_url=base.callback_url if base.callback_url is not None else message.callback_url,
             status=WatchStatus.POLLING,
             attempts=message.attempt + 1,
             claim_id=claim_id,
@@ -91,6 +96,7 @@ class FakeRecords:
             failures=copy.deepcopy(decision.failures),
             export=decision.export,
             report=decision.report,
+            callback=copy.deepcopy(decision.callback),
             notified=notified,
             updated_at=now,
             finished_at=now,
@@ -127,8 +133,32 @@ class FakeRecords:
             updated_at=now,
             submitted_via="webhook",
             caller=caller.as_dict() if caller else None,
+            group_id=message.group_id,
+            env_id=message.env_id,
+            callback_url=message.callback_url,
         )
         return ClaimResult(True, None)
+
+    def claim_callback(self, task_id: str, *, attempt: int, claim_id: str, now: float) -> bool:
+        self.writes += 1
+        old = self.items.get(task_id)
+        state = old.callback if old else None
+        if old is None or state is None or state.get("status") != "pending":
+            return False
+        ours = state.get("attempts") == attempt or (
+            state.get("attempts") == attempt + 1 and state.get("claim_id") == claim_id
+        )
+        if not ours:
+            return False
+        self.items[task_id] = replace(old, callback={**state, "attempts": attempt + 1, "claim_id": claim_id})
+        return True
+
+    def record_callback(self, task_id: str, *, claim_id: str, state: dict[str, Any], now: float) -> None:
+        self.writes += 1
+        old = self.items.get(task_id)
+        if old is None or old.callback is None or old.callback.get("claim_id") != claim_id:
+            raise Fenced(task_id)
+        self.items[task_id] = replace(old, callback={**state, "claim_id": claim_id}, updated_at=now)
 
     def _fenced(self, task_id: str, claim_id: str) -> TaskRecord:
         old = self.items.get(task_id)
@@ -140,11 +170,16 @@ class FakeRecords:
 @dataclass
 class FakeQueue:
     sent: list[tuple[PollMessage, int]] = field(default_factory=list)
+    callbacks: list[tuple[CallbackMessage, int]] = field(default_factory=list)
     dead: list[tuple[str, str]] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
-    def send(self, message: PollMessage, *, delay_seconds: int) -> str:
-        self.sent.append((message, delay_seconds))
+    def send(self, message: QueueMessage, *, delay_seconds: int) -> str:
+        if isinstance(message, CallbackMessage):
+            self.callbacks.append((message, delay_seconds))
+        else:
+            assert isinstance(message, PollMessage)
+            self.sent.append((message, delay_seconds))
         return f"msg-{next(self._ids)}"
 
     def dead_letter(self, body: str, reason: str) -> bool:

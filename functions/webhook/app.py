@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.logging import correlation_paths
@@ -23,7 +23,6 @@ from taskwatch.entrypoints.http import BodyTooLarge, read_body, stage_of, status
 
 logger = Logger(service="taskwatch-webhook")
 metrics = Metrics(namespace="ApigTaskwatch", service="taskwatch-webhook")
-tracer = Tracer(service="taskwatch-webhook")
 app = APIGatewayHttpResolver()
 
 _TASK_PATH = re.compile(r"/tasks/([^/]+)")
@@ -60,7 +59,6 @@ def _body() -> bytes:
 
 
 @app.post("/tasks")
-@tracer.capture_method
 def submit() -> Response[str]:
     event = app.current_event
     submission = _service().submit(event.headers, _body())
@@ -85,7 +83,6 @@ def submit() -> Response[str]:
 
 
 @app.get("/tasks/<task_id>")
-@tracer.capture_method
 def status(task_id: str) -> Response[str]:
     record = _service().status(app.current_event.headers, task_id)
     metrics.add_metric(name="StatusReads", unit=MetricUnit.Count, value=1)
@@ -148,7 +145,6 @@ def unavailable(error: DependencyError) -> Response[str]:
     return _answer(503, {"error": "unavailable", "details": ["try again shortly"]}, {"Retry-After": "5"})
 
 
-@tracer.capture_lambda_handler
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 @metrics.log_metrics
 def lambda_handler(

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from apig_emulator import Step
+from apig_emulator import ScriptedAnswer
 from functions.poller import app as poller_app
 from taskwatch import wiring
 from taskwatch.adapters.apig import ApigClient
@@ -47,7 +47,7 @@ def key(task_id: str, name: str) -> str:
 
 def test_running_task_is_sent_back_with_a_policy_delay(harness: Harness) -> None:
     # Given a task that is waiting
-    harness.apig.script("run1", [Step.waiting()], task_type="import_api")
+    harness.apig.script("run1", [ScriptedAnswer.waiting()], task_type="import_api")
     # When one poll happens
     harness.send(poll_message("run1"))
     harness.source.poll_once()
@@ -69,7 +69,11 @@ def test_running_task_is_sent_back_with_a_policy_delay(harness: Harness) -> None
 def test_export_published_shape_is_stored_byte_for_byte_with_metadata(harness: Harness) -> None:
     # Given an export that succeeds with the published FileName/FileType/Comment shape
     name = "test8-RELEASE-all-2023-07-11-19:54:22"
-    harness.apig.script("exp1", [Step.processing(), Step.export_json(SWAGGER, file_name=name)], task_type="export_api")
+    harness.apig.script(
+        "exp1",
+        [ScriptedAnswer.processing(), ScriptedAnswer.export_json(SWAGGER, file_name=name)],
+        task_type="export_api",
+    )
     # When CI asks us to watch it, with a CI context
     harness.send(poll_message("exp1", expected_type="export_api", source={"pipeline": "p-42", "commit": "abc"}))
     harness.run_until_finished("exp1")
@@ -90,7 +94,7 @@ def test_export_published_shape_is_stored_byte_for_byte_with_metadata(harness: H
 def test_export_documented_shape_without_file_name_is_swagger_yaml(harness: Harness) -> None:
     # Given an export answered in the documented file_type/content shape, as YAML
     yaml_text = "swagger: '2.0'\ninfo:\n  title: petstore\n"
-    harness.apig.script("exp2", [Step.export_documented(yaml_text, file_type="yaml")], task_type="export_api")
+    harness.apig.script("exp2", [ScriptedAnswer.export_documented(yaml_text, file_type="yaml")], task_type="export_api")
     harness.send(poll_message("exp2"))
     harness.run_until_finished("exp2")
     # Then it is stored as swagger.yaml with a YAML content type
@@ -100,7 +104,7 @@ def test_export_documented_shape_without_file_name_is_swagger_yaml(harness: Harn
 
 
 def test_import_without_failures_succeeds_and_stores_the_report(harness: Harness) -> None:
-    harness.apig.script("imp1", [Step.waiting(), Step.succeed(REPORT_OK)], task_type="import_api")
+    harness.apig.script("imp1", [ScriptedAnswer.waiting(), ScriptedAnswer.succeed(REPORT_OK)], task_type="import_api")
     harness.send(poll_message("imp1", expected_type="import_api"))
     harness.run_until_finished("imp1")
     objects = harness.stack.objects()
@@ -112,7 +116,9 @@ def test_import_without_failures_succeeds_and_stores_the_report(harness: Harness
 
 def test_import_with_failures_is_partial_failure_listing_every_failure(harness: Harness) -> None:
     # Given an import where two APIs fail
-    harness.apig.script("imp2", [Step.processing(), Step.succeed(REPORT_PARTIAL)], task_type="import_api")
+    harness.apig.script(
+        "imp2", [ScriptedAnswer.processing(), ScriptedAnswer.succeed(REPORT_PARTIAL)], task_type="import_api"
+    )
     harness.send(poll_message("imp2", source={"job": "deploy-api"}))
     harness.run_until_finished("imp2")
     # Then one notification lists every failed method/path/error
@@ -130,7 +136,7 @@ def test_import_with_failures_is_partial_failure_listing_every_failure(harness: 
 
 
 def test_task_type_other_than_expected_is_an_error(harness: Harness) -> None:
-    harness.apig.script("mis1", [Step.succeed(REPORT_OK)], task_type="import_api")
+    harness.apig.script("mis1", [ScriptedAnswer.succeed(REPORT_OK)], task_type="import_api")
     harness.send(poll_message("mis1", expected_type="export_api"))
     harness.run_until_finished("mis1")
     [note] = harness.stack.notifications(wait_seconds=1)
@@ -141,7 +147,7 @@ def test_task_type_other_than_expected_is_an_error(harness: Harness) -> None:
 def test_failed_task_notifies_its_error_code_and_message(harness: Harness) -> None:
     harness.apig.script(
         "fail1",
-        [Step.failed(error_code="APIG.3201", error_msg="The API group name already exists")],
+        [ScriptedAnswer.failed(error_code="APIG.3201", error_msg="The API group name already exists")],
         task_type="import_api",
     )
     harness.send(poll_message("fail1"))
@@ -181,7 +187,7 @@ def test_unknown_task_is_not_found(harness: Harness) -> None:
 
 
 def test_other_client_errors_are_an_error_outcome(harness: Harness) -> None:
-    harness.apig.script("bad1", [Step.error(400, "APIG.2012", "Invalid parameter")], task_type="export_api")
+    harness.apig.script("bad1", [ScriptedAnswer.error(400, "APIG.2012", "Invalid parameter")], task_type="export_api")
     harness.send(poll_message("bad1"))
     harness.run_until_finished("bad1")
     [note] = harness.stack.notifications(wait_seconds=1)
@@ -190,7 +196,7 @@ def test_other_client_errors_are_an_error_outcome(harness: Harness) -> None:
 
 
 def test_garbage_from_apig_is_one_error_not_a_crash_loop(harness: Harness) -> None:
-    harness.apig.script("junk1", [Step.raw(200, "<html>oops</html>")], task_type="export_api")
+    harness.apig.script("junk1", [ScriptedAnswer.raw(200, "<html>oops</html>")], task_type="export_api")
     harness.send(poll_message("junk1"))
     harness.run_until_finished("junk1")
     [note] = harness.stack.notifications(wait_seconds=1)
@@ -200,7 +206,7 @@ def test_garbage_from_apig_is_one_error_not_a_crash_loop(harness: Harness) -> No
 
 def test_success_is_notified_when_notify_on_success(make_harness: Any) -> None:
     harness = make_harness(StackSettings(**{**FAST.__dict__, "notify_on_success": True}))
-    harness.apig.script("exp3", [Step.export_json(SWAGGER)], task_type="export_api")
+    harness.apig.script("exp3", [ScriptedAnswer.export_json(SWAGGER)], task_type="export_api")
     harness.send(poll_message("exp3"))
     harness.run_until_finished("exp3")
     [note] = harness.stack.notifications(wait_seconds=1)
@@ -214,7 +220,7 @@ def test_success_is_notified_when_notify_on_success(make_harness: Any) -> None:
 def test_wrong_credentials_are_unauthorized_after_one_fresh_secret_read(harness: Harness) -> None:
     # Given APIG no longer accepts our AK/SK and the secret still holds them
     harness.apig.set_credentials({"OTHERAK": "OTHERSK"})
-    harness.apig.script("auth1", [Step.processing()], task_type="export_api")
+    harness.apig.script("auth1", [ScriptedAnswer.processing()], task_type="export_api")
     harness.send(poll_message("auth1"))
     harness.run_until_finished("auth1")
     # Then the outcome is unauthorized, after exactly one retry with a fresh read
@@ -226,7 +232,9 @@ def test_wrong_credentials_are_unauthorized_after_one_fresh_secret_read(harness:
 
 def test_rotated_secret_heals_itself(harness: Harness) -> None:
     # Given a warm poller that cached the old credentials
-    harness.apig.script("rot1", [Step.processing(), Step.export_json(SWAGGER)], task_type="export_api")
+    harness.apig.script(
+        "rot1", [ScriptedAnswer.processing(), ScriptedAnswer.export_json(SWAGGER)], task_type="export_api"
+    )
     harness.send(poll_message("rot1"))
     harness.source.poll_once()
     # When the credentials are rotated in APIG and in the secret
@@ -249,11 +257,11 @@ def test_transient_errors_are_retried_with_backoff_then_succeed(harness: Harness
     harness.apig.script(
         "tr1",
         [
-            Step.error(500, "APIG.9999", "System error"),
-            Step.error(429, "APIG.0308", "Too many requests"),
-            Step.error(500, "APIG.9008", "Request throttled"),
-            Step.slow(12, Step.processing()),
-            Step.export_json(SWAGGER),
+            ScriptedAnswer.error(500, "APIG.9999", "System error"),
+            ScriptedAnswer.error(429, "APIG.0308", "Too many requests"),
+            ScriptedAnswer.error(500, "APIG.9008", "Request throttled"),
+            ScriptedAnswer.slow(12, ScriptedAnswer.processing()),
+            ScriptedAnswer.export_json(SWAGGER),
         ],
         task_type="export_api",
     )
@@ -272,7 +280,7 @@ def test_transient_errors_are_retried_with_backoff_then_succeed(harness: Harness
 
 
 def test_task_still_running_at_its_deadline_times_out(harness: Harness) -> None:
-    harness.apig.script("slow1", [Step.processing()], task_type="import_api")
+    harness.apig.script("slow1", [ScriptedAnswer.processing()], task_type="import_api")
     harness.send(poll_message("slow1", max_wait_seconds=3))
     harness.run_until_finished("slow1", timeout=30)
     [note] = harness.stack.notifications(wait_seconds=1)
@@ -286,8 +294,8 @@ def test_task_still_running_at_its_deadline_times_out(harness: Harness) -> None:
 
 def test_poison_message_is_dead_lettered_without_blocking_or_reaching_apig(harness: Harness) -> None:
     # Given a batch with good messages and poison ones
-    harness.apig.script("good1", [Step.export_json(SWAGGER)], task_type="export_api")
-    harness.apig.script("good2", [Step.succeed(REPORT_OK)], task_type="import_api")
+    harness.apig.script("good1", [ScriptedAnswer.export_json(SWAGGER)], task_type="export_api")
+    harness.apig.script("good2", [ScriptedAnswer.succeed(REPORT_OK)], task_type="import_api")
     harness.send(poll_message("good1"))
     harness.send("this is not json")
     harness.send({"project_id": "p", "task_id": "../../etc"})
@@ -314,7 +322,9 @@ def test_poison_message_is_dead_lettered_without_blocking_or_reaching_apig(harne
 def test_duplicate_deliveries_of_every_message_do_not_fork_store_or_notify_twice(harness: Harness) -> None:
     # Given an import that partially fails after three polls, and a queue that delivers every message twice
     harness.apig.script(
-        "dup1", [Step.waiting(), Step.processing(), Step.succeed(REPORT_PARTIAL)], task_type="import_api"
+        "dup1",
+        [ScriptedAnswer.waiting(), ScriptedAnswer.processing(), ScriptedAnswer.succeed(REPORT_PARTIAL)],
+        task_type="import_api",
     )
     sqs = harness.stack.client("sqs")
     real_send = sqs.send_message
@@ -341,7 +351,9 @@ def test_duplicate_deliveries_of_every_message_do_not_fork_store_or_notify_twice
 
 def test_same_message_delivered_twice_in_one_batch_is_handled_once(harness: Harness) -> None:
     # Given one SQS message that the event source hands over twice in the same batch
-    harness.apig.script("dup2", [Step.failed(error_code="APIG.3201", error_msg="exists")], task_type="import_api")
+    harness.apig.script(
+        "dup2", [ScriptedAnswer.failed(error_code="APIG.3201", error_msg="exists")], task_type="import_api"
+    )
     harness.send(poll_message("dup2"))
     message = harness.stack.client("sqs").receive_message(QueueUrl=harness.stack.queue_url, WaitTimeSeconds=1)[
         "Messages"
@@ -380,7 +392,9 @@ def test_a_fault_in_each_aws_call_loses_nothing_and_duplicates_nothing(
 ) -> None:
     # Given a partially failing import whose watch sees one AWS call fail (before or after it took effect)
     harness.apig.script(
-        "flt1", [Step.processing(), Step.processing(), Step.succeed(REPORT_PARTIAL)], task_type="import_api"
+        "flt1",
+        [ScriptedAnswer.processing(), ScriptedAnswer.processing(), ScriptedAnswer.succeed(REPORT_PARTIAL)],
+        task_type="import_api",
     )
     wiring.reset()
     watcher: Watcher = wiring.watcher()
@@ -408,7 +422,7 @@ def test_a_fault_in_each_aws_call_loses_nothing_and_duplicates_nothing(
 
 def test_a_persistent_aws_failure_lands_in_the_dlq_after_max_receive_count(make_harness: Any) -> None:
     harness = make_harness(StackSettings(**{**FAST.__dict__, "max_receive_count": 2, "visibility_timeout": 1}))
-    harness.apig.script("dlq1", [Step.processing()], task_type="import_api")
+    harness.apig.script("dlq1", [ScriptedAnswer.processing()], task_type="import_api")
     wiring.reset()
     watcher = wiring.watcher()
     watcher.records = Faulty(watcher.records, "claim", fail_on=set(range(1, 100)))
@@ -430,7 +444,7 @@ def test_a_20_mb_export_is_stored_intact(harness: Harness) -> None:
     paths = ",".join(f'"/pets/{i}": {{"get": {{"summary": "{"x" * 180}"}}}}' for i in range(100_000))
     big = '{"swagger": "2.0", "paths": {' + paths + "}}"
     assert len(big) > 20_000_000
-    harness.apig.script("big1", [Step.export_json(big, file_name="big")], task_type="export_api")
+    harness.apig.script("big1", [ScriptedAnswer.export_json(big, file_name="big")], task_type="export_api")
     harness.send(poll_message("big1"))
     harness.run_until_finished("big1", timeout=120)
     body = harness.stack.client("s3").get_object(Bucket=harness.stack.bucket, Key=key("big1", "big.json"))["Body"]
@@ -449,7 +463,9 @@ def test_secrets_never_appear_in_logs(
         ),
     )
     harness.apig.script(
-        "sec1", [Step.processing(), Step.failed(error_code="APIG.3201", error_msg="nope")], task_type="import_api"
+        "sec1",
+        [ScriptedAnswer.processing(), ScriptedAnswer.failed(error_code="APIG.3201", error_msg="nope")],
+        task_type="import_api",
     )
     # INFO is what the functions run at (LOG_LEVEL); botocore's own DEBUG wire dumps would print any
     # response body, which is why nothing in the stack enables them.
@@ -481,7 +497,7 @@ def test_an_iam_token_secret_is_sent_as_x_auth_token(harness: Harness) -> None:
     harness.stack.client("secretsmanager").put_secret_value(
         SecretId=harness.stack.huawei_secret_id, SecretString=json.dumps({"token": "MIIE-planted-iam-token"})
     )
-    harness.apig.script("tok1", [Step.export_json(SWAGGER)], task_type="export_api")
+    harness.apig.script("tok1", [ScriptedAnswer.export_json(SWAGGER)], task_type="export_api")
     # When the task is watched
     harness.send(poll_message("tok1"))
     harness.run_until_finished("tok1")
@@ -497,7 +513,7 @@ def test_an_import_with_thousands_of_failures_still_records_and_notifies(harness
     failures = [
         {"method": "GET", "path": f"/api/{i}", "error_code": "APIG.3201", "error_msg": "x" * 2000} for i in range(3000)
     ]
-    harness.apig.script("huge1", [Step.succeed({**REPORT_OK, "failure": failures})], task_type="import_api")
+    harness.apig.script("huge1", [ScriptedAnswer.succeed({**REPORT_OK, "failure": failures})], task_type="import_api")
     harness.send(poll_message("huge1"))
     harness.run_until_finished("huge1")
     # Then the record and the notification carry the first 200 (within DynamoDB's and SNS's limits)

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from apig_emulator import Step
+from apig_emulator import ScriptedAnswer
 from functions.poller import app as poller_app
 from functions.webhook import app as webhook_app
 from taskwatch_local.ci import HttpAnswer, WebhookClient
@@ -79,7 +79,11 @@ def test_export_watch_from_post_to_succeeded(webhook: Webhook) -> None:
     # Given an export task that is processing for a while, then succeeds
     webhook.harness.apig.script(
         "exp1",
-        [Step.waiting(), Step.processing(), Step.export_json(SWAGGER, file_name="petstore")],
+        [
+            ScriptedAnswer.waiting(),
+            ScriptedAnswer.processing(),
+            ScriptedAnswer.export_json(SWAGGER, file_name="petstore"),
+        ],
         task_type="export_api",
     )
     # When CI posts the watch
@@ -114,7 +118,7 @@ def test_export_watch_from_post_to_succeeded(webhook: Webhook) -> None:
 def test_failed_import_is_answered_with_its_error(webhook: Webhook) -> None:
     webhook.harness.apig.script(
         "imp-failed",
-        [Step.processing(), Step.failed("APIG.3201", "The API group name already exists")],
+        [ScriptedAnswer.processing(), ScriptedAnswer.failed("APIG.3201", "The API group name already exists")],
         task_type="import_api",
     )
     assert webhook.submit("imp-failed").status == 202
@@ -130,8 +134,8 @@ def test_partial_import_lists_every_failed_route(webhook: Webhook) -> None:
     webhook.harness.apig.script(
         "imp-partial",
         [
-            Step.waiting(),
-            Step.import_report(
+            ScriptedAnswer.waiting(),
+            ScriptedAnswer.import_report(
                 success=[{"id": "a1", "method": "GET", "path": "/pets", "action": "create"}], failure=[FAILED_ROUTE]
             ),
         ],
@@ -147,7 +151,9 @@ def test_partial_import_lists_every_failed_route(webhook: Webhook) -> None:
 def test_duplicate_posts_do_not_fork_the_poll_chain(webhook: Webhook) -> None:
     # Given a task that needs three polls
     webhook.harness.apig.script(
-        "dup1", [Step.waiting(), Step.processing(), Step.export_json(SWAGGER)], task_type="export_api"
+        "dup1",
+        [ScriptedAnswer.waiting(), ScriptedAnswer.processing(), ScriptedAnswer.export_json(SWAGGER)],
+        task_type="export_api",
     )
     # When CI posts the same watch three times (two before the poller got to it, one while polling)
     assert webhook.submit("dup1").status == 202
@@ -176,7 +182,7 @@ def test_unsigned_and_invalid_requests_over_http(webhook: Webhook) -> None:
 
 
 def test_a_queue_started_watch_is_readable_through_get(webhook: Webhook) -> None:
-    webhook.harness.apig.script("q1", [Step.failed("APIG.3201", "conflict")], task_type="import_api")
+    webhook.harness.apig.script("q1", [ScriptedAnswer.failed("APIG.3201", "conflict")], task_type="import_api")
     webhook.harness.send(poll_message("q1"))
     webhook.harness.run_until_finished("q1")
     assert webhook.status("q1")["status"] == "failed"
@@ -209,19 +215,25 @@ def taskwatch(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[st
 @pytest.mark.parametrize(
     ("steps", "task_type", "exit_code", "status"),
     [
-        pytest.param([Step.processing(), Step.export_json(SWAGGER)], "export_api", 0, "succeeded", id="succeeded"),
         pytest.param(
-            [Step.waiting(), Step.import_report(failure=[FAILED_ROUTE])],
+            [ScriptedAnswer.processing(), ScriptedAnswer.export_json(SWAGGER)],
+            "export_api",
+            0,
+            "succeeded",
+            id="succeeded",
+        ),
+        pytest.param(
+            [ScriptedAnswer.waiting(), ScriptedAnswer.import_report(failure=[FAILED_ROUTE])],
             "import_api",
             1,
             "partial_failure",
             id="partial_failure",
         ),
-        pytest.param([Step.failed()], "import_api", 1, "failed", id="failed"),
+        pytest.param([ScriptedAnswer.failed()], "import_api", 1, "failed", id="failed"),
     ],
 )
 def test_cli_submit_and_wait_exits_with_the_outcome(
-    webhook: Webhook, steps: list[Step], task_type: str, exit_code: int, status: str
+    webhook: Webhook, steps: list[ScriptedAnswer], task_type: str, exit_code: int, status: str
 ) -> None:
     # Given a task on APIG, the key in the environment and the poller running
     webhook.harness.apig.script("cli1", steps, task_type=task_type)
@@ -259,7 +271,7 @@ def test_cli_submit_and_wait_exits_with_the_outcome(
 
 
 def test_cli_wait_reads_a_submitted_task(webhook: Webhook) -> None:
-    webhook.harness.apig.script("cli2", [Step.export_json(SWAGGER)], task_type="export_api")
+    webhook.harness.apig.script("cli2", [ScriptedAnswer.export_json(SWAGGER)], task_type="export_api")
     env = {"CI_KEY": webhook.harness.stack.webhook_key}
     common = ["--url", webhook.url, "--key-env", "CI_KEY", "--task-id", "cli2"]
     submitted = taskwatch("submit", *common, "--project-id", PROJECT_ID, "--instance-id", INSTANCE_ID, env=env)

@@ -385,7 +385,9 @@ def test_each_answer_is_the_documented_one(scenario: Scenario) -> None:
         ({"max_wait_seconds": "60"}, False),
         ({"source": ["not", "an", "object"]}, False),
         ({"attempt": 3}, False),
-        ({"callback_url": "https://example.com/hook"}, False),
+        ({"callback_url": 42}, False),
+        ({"group_id": "g1", "env_id": "RELEASE_1"}, True),
+        ({"group_id": "g/1"}, False),
     ],
 )
 def test_the_request_schema_and_the_handler_agree(fields: dict[str, Any], valid: bool) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from apig_emulator import ApigEmulator, Step
+from apig_emulator import ApigEmulator, ScriptedAnswer
 from taskwatch_local import cli
 
 PROJECT_ID = "0123456789abcdef0123456789abcdef"
@@ -52,7 +52,7 @@ def watch(apig: ApigEmulator, task_id: str, *extra: str) -> tuple[int, str]:
 
 def test_a_succeeded_export_is_written_to_the_out_file(apig: ApigEmulator, tmp_path: Path) -> None:
     swagger = json.dumps({"swagger": "2.0", "info": {"title": "petstore"}, "paths": {"/pets": {"get": {}}}})
-    task_id = apig.create_task("export_api", PROJECT_ID, INSTANCE_ID, Step.export_json(swagger))
+    task_id = apig.create_task("export_api", PROJECT_ID, INSTANCE_ID, ScriptedAnswer.export_json(swagger))
     target = tmp_path / "export.json"
 
     code, output = watch(apig, task_id, "--expected-type", "export_api", "--out", str(target))
@@ -67,7 +67,9 @@ def test_an_export_without_out_lands_in_the_current_directory_under_its_name(
     apig: ApigEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    task_id = apig.create_task("export_api", PROJECT_ID, INSTANCE_ID, Step.export_json("{}", file_name="grp-v1"))
+    task_id = apig.create_task(
+        "export_api", PROJECT_ID, INSTANCE_ID, ScriptedAnswer.export_json("{}", file_name="grp-v1")
+    )
 
     code, _ = watch(apig, task_id)
 
@@ -78,9 +80,9 @@ def test_an_export_without_out_lands_in_the_current_directory_under_its_name(
 @pytest.mark.parametrize(
     ("outcome", "expected"),
     [
-        (Step.failed("APIG.3201", "The API group name already exists"), "outcome: failed"),
+        (ScriptedAnswer.failed("APIG.3201", "The API group name already exists"), "outcome: failed"),
         (
-            Step.succeed(
+            ScriptedAnswer.succeed(
                 {
                     "success": [],
                     "failure": [
@@ -97,7 +99,7 @@ def test_an_export_without_out_lands_in_the_current_directory_under_its_name(
         ),
     ],
 )
-def test_other_outcomes_exit_non_zero(apig: ApigEmulator, outcome: Step, expected: str) -> None:
+def test_other_outcomes_exit_non_zero(apig: ApigEmulator, outcome: ScriptedAnswer, expected: str) -> None:
     task_id = apig.create_task("import_api", PROJECT_ID, INSTANCE_ID, outcome)
 
     code, output = watch(apig, task_id)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from taskwatch.domain.callbacks import CallbackRules
 from taskwatch.domain.identity import TrustConfigError, TrustRule, parse_trust
 from taskwatch.domain.policy import PollPolicy
 
@@ -32,6 +33,7 @@ class Settings:
     poll_max_delay_seconds: int = 300
     poll_max_wait_seconds: int = 3600
     oidc_trust: tuple[TrustRule, ...] = ()
+    callback_rules: CallbackRules = field(default_factory=CallbackRules)
 
     @property
     def policy(self) -> PollPolicy:
@@ -85,6 +87,7 @@ class Settings:
             poll_max_delay_seconds=number("POLL_MAX_DELAY_SECONDS", 300, 0, 900),
             poll_max_wait_seconds=number("POLL_MAX_WAIT_SECONDS", 3600, 1, 604_800),
             oidc_trust=oidc_trust,
+            callback_rules=CallbackRules.parse(env.get("CALLBACK_ALLOWED_HOSTS")),
         )
         if settings.poll_max_delay_seconds < settings.poll_min_delay_seconds:
             problems.append("POLL_MAX_DELAY_SECONDS must not be below POLL_MIN_DELAY_SECONDS")

@@ -10,19 +10,25 @@ from __future__ import annotations
 
 import functools
 import os
+from typing import TYPE_CHECKING, cast
 
 from taskwatch.adapters.apig import ApigClient
 from taskwatch.adapters.aws import LazyClient, client, session
+from taskwatch.adapters.callbacks import HttpCallbackSender, SocketResolver
 from taskwatch.adapters.dynamodb import DynamoTaskRecords, DynamoTokenLedger
 from taskwatch.adapters.s3 import S3ExportStore
 from taskwatch.adapters.secrets import EnvCredentials, SecretCredentials, WebhookKeys
 from taskwatch.adapters.sns import SnsNotifier
 from taskwatch.adapters.sqs import SqsPollQueue
 from taskwatch.config import Settings
+from taskwatch.domain.callbacks import CallbackDeliverer
 from taskwatch.domain.identity import TrustRule
 from taskwatch.domain.ports import CredentialSource, TokenVerifier
 from taskwatch.domain.submissions import WatchService
 from taskwatch.domain.watcher import Watcher, WatchSettings
+
+if TYPE_CHECKING:
+    from mypy_boto3_secretsmanager import SecretsManagerClient
 
 _INPUTS = (
     "TASK_QUEUE_URL",
@@ -39,6 +45,7 @@ _INPUTS = (
     "POLL_MAX_DELAY_SECONDS",
     "POLL_MAX_WAIT_SECONDS",
     "OIDC_TRUST",
+    "CALLBACK_ALLOWED_HOSTS",
     "AWS_ENDPOINT_URL",
     "AWS_REGION",
     "AWS_DEFAULT_REGION",
@@ -65,6 +72,12 @@ def watcher() -> Watcher:
     """The poller's Watcher with the real adapters; built on the first record, kept while warm."""
     _follow_environment()
     return _watcher()
+
+
+def deliverer() -> CallbackDeliverer:
+    """The poller's callback deliveries; the webhook key (which signs them) is read on the first one."""
+    _follow_environment()
+    return _deliverer()
 
 
 def poll_queue() -> SqsPollQueue:
@@ -107,6 +120,22 @@ def _watcher() -> Watcher:
         queue=_poll_queue(),
         store=S3ExportStore(config.export_bucket or "", LazyClient("s3")),
         notifier=SnsNotifier(config.notify_topic_arn or "", LazyClient("sns")),
+        callback_rules=config.callback_rules,
+        resolver=SocketResolver(),
+    )
+
+
+@functools.cache
+def _deliverer() -> CallbackDeliverer:
+    config = _settings()
+    config.require("task_queue_url", "task_table")
+    return CallbackDeliverer(
+        rules=config.callback_rules,
+        records=DynamoTaskRecords(config.task_table, client("dynamodb")),
+        sender=HttpCallbackSender(SocketResolver()),
+        queue=_poll_queue(),
+        # Only a delivery reads the key: a poller that never delivers a callback never builds this client.
+        keys=WebhookKeys(config.webhook_secret_id or "", cast("SecretsManagerClient", LazyClient("secretsmanager"))),
     )
 
 
@@ -124,6 +153,8 @@ def _watch_service() -> WatchService:
         records=DynamoTaskRecords(config.task_table, dynamodb),
         queue=_poll_queue(),
         keys=WebhookKeys(config.webhook_secret_id or "", client("secretsmanager")),
+        callback_rules=config.callback_rules,
+        resolver=SocketResolver(),
         # PyJWT loads only when trust rules are configured: a shared-key-only webhook never pays for it.
         tokens=_oidc_verifier(config.oidc_trust, DynamoTokenLedger(config.task_table, dynamodb))
         if config.oidc_trust
@@ -139,5 +170,5 @@ def _oidc_verifier(rules: tuple[TrustRule, ...], ledger: DynamoTokenLedger) -> T
 
 def reset() -> None:
     """Forget cached configuration and clients (tests that change the environment call this)."""
-    for cached in (_settings, _huawei_credentials, _watcher, _poll_queue, _watch_service, client, session):
+    for cached in (_settings, _huawei_credentials, _watcher, _deliverer, _poll_queue, _watch_service, client, session):
         cached.cache_clear()

@@ -13,16 +13,14 @@ that inflates to 2 GB stops at the cap). A deadline overrun is transient; an ove
 from __future__ import annotations
 
 import http.client
-import socket
-import threading
 import zlib
-from contextlib import suppress
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.sdk_request import SdkRequest
 
+from taskwatch.adapters.bounded import Watchdog
 from taskwatch.domain.credentials import HuaweiCredentials
 from taskwatch.domain.errors import (
     ApigError,
@@ -103,7 +101,7 @@ class ApigClient:
         """One GET, bounded by the deadline as a whole; returns the status and the decoded body."""
         connection_class = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
         connection = connection_class(netloc, timeout=min(self._connect_timeout, self._deadline))
-        with _Watchdog(self._deadline) as watchdog:
+        with Watchdog(self._deadline) as watchdog:
             try:
                 connection.connect()
                 assert connection.sock is not None  # connect() sets it or raises
@@ -125,44 +123,6 @@ class ApigClient:
         if watchdog.expired:  # the cut may look like a clean end of a body without a length
             raise TransientApigError(f"APIG did not answer within {self._deadline:g} s")
         return status, body
-
-
-class _Watchdog:
-    """Shuts the guarded socket down when the deadline passes: every blocked read returns at once, so no
-    pace of the server (a byte every few seconds, in headers or body) can stretch the exchange."""
-
-    def __init__(self, seconds: float) -> None:
-        self._timer = threading.Timer(seconds, self._cut)
-        self._timer.daemon = True
-        self._lock = threading.Lock()
-        self._sock: socket.socket | None = None
-        self.expired = False
-
-    def __enter__(self) -> _Watchdog:
-        self._timer.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._timer.cancel()
-
-    def guard(self, sock: socket.socket) -> None:
-        with self._lock:
-            self._sock = sock
-            expired = self.expired
-        if expired:
-            self._shutdown(sock)
-
-    def _cut(self) -> None:
-        with self._lock:
-            self.expired = True
-            sock = self._sock
-        if sock is not None:
-            self._shutdown(sock)
-
-    @staticmethod
-    def _shutdown(sock: socket.socket) -> None:
-        with suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
 
 
 def _read_decoded(response: http.client.HTTPResponse, cap: int) -> bytes:

@@ -61,6 +61,9 @@ class DynamoTaskRecords:
             ":region": message.region,
             ":expected_type": message.expected_type,
             ":source": message.source,
+            ":group_id": message.group_id,
+            ":env_id": message.env_id,
+            ":callback_url": message.callback_url,
             ":polling": "polling",
             ":queued": "queued",
             ":attempts": message.attempt + 1,
@@ -77,6 +80,8 @@ class DynamoTaskRecords:
             "SET task_id = :task_id, "
             "#region = if_not_exists(#region, :region), expected_type = if_not_exists(expected_type, :expected_type), "
             "#source = if_not_exists(#source, :source), #status = :polling, attempts = :attempts, "
+            "group_id = if_not_exists(group_id, :group_id), env_id = if_not_exists(env_id, :env_id), "
+            "callback_url = if_not_exists(callback_url, :callback_url), "
             "claim_id = :claim_id, lease_until = :lease_until, next_poll_at = :next_poll_at, "
             "first_poll_at = if_not_exists(first_poll_at, :first_poll_at), "
             "project_id = if_not_exists(project_id, :project_id), "
@@ -115,6 +120,7 @@ class DynamoTaskRecords:
             task_id,
             "SET #status = :outcome, outcome = :outcome, task_type = :task_type, error_code = :error_code, "
             "error_msg = :error_msg, failures = :failures, #export = :export, report = :report, "
+            "callback = :callback, "
             "notified = :notified, finished_at = :now, updated_at = :now, expires_at = :expires_at "
             "REMOVE next_poll_at",
             {
@@ -126,6 +132,7 @@ class DynamoTaskRecords:
                 ":failures": decision.failures,
                 ":export": decision.export,
                 ":report": decision.report,
+                ":callback": decision.callback,
                 ":notified": notified,
                 ":now": _num(now),
                 ":expires_at": int(now + RETENTION_SECONDS),
@@ -146,6 +153,36 @@ class DynamoTaskRecords:
             "SET notified = :true, updated_at = :now",
             {":claim_id": claim_id, ":true": True, ":now": _num(now)},
         )
+
+    # --- callbacks ----------------------------------------------------------------------------------------
+
+    def claim_callback(self, task_id: str, *, attempt: int, claim_id: str, now: float) -> bool:
+        result = self._conditional_update(
+            task_id,
+            "SET callback.attempts = :next, callback.claim_id = :claim_id, updated_at = :now",
+            "callback.#status = :pending AND (callback.attempts = :attempt "
+            "OR (callback.attempts = :next AND callback.claim_id = :claim_id))",
+            {"#status": "status"},
+            {
+                ":pending": "pending",
+                ":attempt": attempt,
+                ":next": attempt + 1,
+                ":claim_id": claim_id,
+                ":now": _num(now),
+            },
+        )
+        return result.won
+
+    def record_callback(self, task_id: str, *, claim_id: str, state: dict[str, Any], now: float) -> None:
+        result = self._conditional_update(
+            task_id,
+            "SET callback = :state, updated_at = :now",
+            "callback.claim_id = :claim_id",
+            {},
+            {":state": {**state, "claim_id": claim_id}, ":claim_id": claim_id, ":now": _num(now)},
+        )
+        if not result.won:
+            raise Fenced(task_id)
 
     # --- reads and the webhook's entry -----------------------------------------------------------------
 
@@ -168,6 +205,9 @@ class DynamoTaskRecords:
             "updated_at": _num(now),
             "submitted_via": "webhook",
             "caller": caller.as_dict() if caller else None,
+            "group_id": message.group_id,
+            "env_id": message.env_id,
+            "callback_url": message.callback_url,
             "notified": False,
             "expires_at": int(now + (message.max_wait_seconds or 604_800) + RETENTION_SECONDS),
         }

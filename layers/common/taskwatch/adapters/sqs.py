@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from taskwatch.adapters.aws import aws_call
-from taskwatch.domain.model import PollMessage
+from taskwatch.domain.ports import QueueMessage
 
 
 class SqsPollQueue:
@@ -16,8 +16,8 @@ class SqsPollQueue:
         self._dead_letter_url: str | None = None
         self._dead_letter_known = False
 
-    def send(self, message: PollMessage, *, delay_seconds: int) -> str:
-        with aws_call("re-enqueueing the poll"):
+    def send(self, message: QueueMessage, *, delay_seconds: int) -> str:
+        with aws_call("enqueueing a poll or a callback"):
             answer = self._client.send_message(
                 QueueUrl=self._queue_url,
                 MessageBody=message.to_json(),

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
+from urllib.parse import urlsplit
 
 from taskwatch.domain.errors import InvalidMessage
 from taskwatch.domain.limits import DYNAMODB_MAX_DIGITS, MAX_ANSWER_DEPTH, MAX_SOURCE_BYTES, MAX_WATCH_SECONDS
@@ -22,7 +23,19 @@ ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 REGION_PATTERN = re.compile(r"[a-z0-9-]{1,32}")
 MAX_SOURCE_DEPTH = 16  # DynamoDB stores at most 32 levels; the record nests `source` one level down
 TASK_TYPES = ("import_api", "export_api")
-PUBLIC_FIELDS = ("project_id", "instance_id", "task_id", "region", "expected_type", "max_wait_seconds", "source")
+PUBLIC_FIELDS = (
+    "project_id",
+    "instance_id",
+    "task_id",
+    "region",
+    "expected_type",
+    "max_wait_seconds",
+    "source",
+    "group_id",
+    "env_id",
+    "callback_url",
+)
+MAX_CALLBACK_URL_CHARS = 2048
 BOOKKEEPING_FIELDS = ("attempt", "first_poll_at", "last_poll_at", "claim", "notified")
 
 
@@ -62,6 +75,9 @@ class PollMessage:
     expected_type: str | None = None
     max_wait_seconds: int | None = None
     source: dict[str, Any] | None = None
+    group_id: str | None = None  # an export's API group and environment: the identity of its drift report
+    env_id: str | None = None
+    callback_url: str | None = None  # where the outcome is POSTed (docs/contract.md, "Outcome callbacks")
     attempt: int = 0
     first_poll_at: float | None = None
     last_poll_at: float | None = None
@@ -74,7 +90,18 @@ class PollMessage:
             "instance_id": self.instance_id,
             "task_id": self.task_id,
         }
-        for name in ("region", "expected_type", "max_wait_seconds", "source", "first_poll_at", "last_poll_at", "claim"):
+        for name in (
+            "region",
+            "expected_type",
+            "max_wait_seconds",
+            "source",
+            "group_id",
+            "env_id",
+            "callback_url",
+            "first_poll_at",
+            "last_poll_at",
+            "claim",
+        ):
             value = getattr(self, name)
             if value is not None:
                 body[name] = value
@@ -108,6 +135,15 @@ def parse_poll_message(raw: str | bytes | dict[str, Any], *, allow_bookkeeping: 
         elif not isinstance(value, str) or not ID_PATTERN.fullmatch(value):
             problems.append(f"{name}: must match [A-Za-z0-9_-]{{1,64}}")
 
+    for name in ("group_id", "env_id"):
+        value = body.get(name)
+        if value is not None and (not isinstance(value, str) or not ID_PATTERN.fullmatch(value)):
+            problems.append(f"{name}: must match [A-Za-z0-9_-]{{1,64}}")
+
+    callback_url = body.get("callback_url")
+    if callback_url is not None:
+        problems.extend(callback_url_syntax(callback_url))
+
     region = body.get("region")
     if region is not None and (not isinstance(region, str) or not REGION_PATTERN.fullmatch(region)):
         problems.append("region: must match [a-z0-9-]{1,32}")
@@ -122,17 +158,7 @@ def parse_poll_message(raw: str | bytes | dict[str, Any], *, allow_bookkeeping: 
 
     source = body.get("source")
     if source is not None:
-        if not isinstance(source, dict):
-            problems.append("source: must be a JSON object")
-        elif len(json.dumps(source, separators=(",", ":")).encode()) > MAX_SOURCE_BYTES:
-            problems.append(f"source: must be at most {MAX_SOURCE_BYTES} bytes as JSON")
-        elif depth(source) > MAX_SOURCE_DEPTH:
-            problems.append(f"source: must nest at most {MAX_SOURCE_DEPTH} levels")
-        else:
-            if not all(encodable(text) for text in strings(source)):
-                problems.append("source: holds text that is not valid Unicode (a lone surrogate)")
-            if not all(storable_number(number) for number in _numbers(source)):
-                problems.append("source: holds a number DynamoDB cannot store (more than 38 digits, or beyond 1e±126)")
+        problems.extend(_source_problems(source))
 
     if allow_bookkeeping:
         problems.extend(_bookkeeping_problems(body))
@@ -149,6 +175,9 @@ def parse_poll_message(raw: str | bytes | dict[str, Any], *, allow_bookkeeping: 
         expected_type=expected_type,
         max_wait_seconds=max_wait,
         source=source,
+        group_id=body.get("group_id"),
+        env_id=body.get("env_id"),
+        callback_url=callback_url,
         attempt=body.get("attempt", 0),
         first_poll_at=float(first_poll_at) if first_poll_at is not None else None,
         last_poll_at=float(last_poll_at) if last_poll_at is not None else None,
@@ -213,6 +242,41 @@ def load_json(text: str, *, what: str, max_depth: int = MAX_ANSWER_DEPTH) -> Any
     if _SURROGATE_ESCAPE.search(text):
         value = scrub(value)
     return value
+
+
+def _source_problems(source: Any) -> list[str]:
+    """The CI context must be a small object that DynamoDB can store as it is."""
+    problems: list[str] = []
+    if not isinstance(source, dict):
+        problems.append("source: must be a JSON object")
+    elif len(json.dumps(source, separators=(",", ":")).encode()) > MAX_SOURCE_BYTES:
+        problems.append(f"source: must be at most {MAX_SOURCE_BYTES} bytes as JSON")
+    elif depth(source) > MAX_SOURCE_DEPTH:
+        problems.append(f"source: must nest at most {MAX_SOURCE_DEPTH} levels")
+    else:
+        if not all(encodable(text) for text in strings(source)):
+            problems.append("source: holds text that is not valid Unicode (a lone surrogate)")
+        if not all(storable_number(number) for number in _numbers(source)):
+            problems.append("source: holds a number DynamoDB cannot store (more than 38 digits, or beyond 1e±126)")
+    return problems
+
+
+def callback_url_syntax(value: Any) -> list[str]:
+    """What is wrong with a callback URL's form (where it may point is checked against the allow list)."""
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_CALLBACK_URL_CHARS or not value.isascii():
+        return [f"callback_url: must be an ASCII URL of at most {MAX_CALLBACK_URL_CHARS} characters"]
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        return ["callback_url: not a URL"]
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        return ["callback_url: must be an https URL"]
+    if parts.username is not None or parts.password is not None or parts.fragment:
+        return ["callback_url: must carry no user name, password or fragment"]
+    if any(ch.isspace() or ord(ch) < 32 for ch in value) or (port is not None and not 0 < port < 65536):
+        return ["callback_url: not a URL"]
+    return []
 
 
 def _refuse_constant(name: str) -> Any:

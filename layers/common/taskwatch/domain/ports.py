@@ -32,10 +32,16 @@ class ExportStore(Protocol):
         ...
 
 
-class PollQueue(Protocol):
-    """The poll queue (SQS): the webhook's first poll and every re-poll travel on it."""
+class QueueMessage(Protocol):
+    """A poll or a callback delivery: told apart by their bodies."""
 
-    def send(self, message: PollMessage, *, delay_seconds: int) -> str: ...
+    def to_json(self) -> str: ...
+
+
+class PollQueue(Protocol):
+    """The poll queue (SQS): the first poll, every re-poll and every callback delivery travel on it."""
+
+    def send(self, message: QueueMessage, *, delay_seconds: int) -> str: ...
 
 
 class DeadLetters(Protocol):

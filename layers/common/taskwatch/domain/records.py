@@ -72,6 +72,10 @@ class TaskRecord:
     submitted_via: str | None = None
     finished_at: float | None = None
     caller: dict[str, str] | None = None  # the CI job whose token started the watch (docs/contract.md, "CI identity")
+    group_id: str | None = None
+    env_id: str | None = None
+    callback_url: str | None = None
+    callback: dict[str, Any] | None = None  # status, attempts, last_error (+ the delivery's claim_id)
 
     def identity_problems(self, message: PollMessage) -> list[str]:
         """Why `message` cannot belong to this watch: another project or instance, or another first poll."""
@@ -111,6 +115,9 @@ class TaskRecord:
             "project_id": self.project_id,
             "instance_id": self.instance_id,
             "caller": self.caller,
+            "callback": (
+                {key: self.callback.get(key) for key in ("status", "attempts", "last_error")} if self.callback else None
+            ),
         }
 
 
@@ -126,6 +133,7 @@ class Decision:
     export: dict[str, str] | None = None
     report: dict[str, str] | None = None
     finished_at: float | None = None
+    callback: dict[str, Any] | None = None  # the callback's first state, when the watch has a callback_url
 
 
 @dataclass(frozen=True)

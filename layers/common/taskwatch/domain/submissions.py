@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from taskwatch.domain.callbacks import CallbackRules, NoResolver, Resolver
 from taskwatch.domain.errors import DependencyError, InvalidMessage, TaskwatchError
 from taskwatch.domain.identity import Caller, Operator, Principal
 from taskwatch.domain.limits import DYNAMODB_MAX_DEPTH
@@ -144,12 +145,16 @@ class WatchService:
         queue: PollQueue,
         keys: KeySource,
         tokens: TokenVerifier | None = None,
+        callback_rules: CallbackRules | None = None,
+        resolver: Resolver | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.records = records
         self.queue = queue
         self.keys = keys
         self.tokens = tokens
+        self.callback_rules = callback_rules or CallbackRules()
+        self.resolver = resolver
         self.clock = clock
 
     def principal(self, headers: Mapping[str, str], payload: bytes) -> Principal:
@@ -166,6 +171,10 @@ class WatchService:
         """Start watching the task the body names (see the module docstring for duplicates)."""
         principal = self.principal(headers, body)
         message = parse_submission(body)
+        if message.callback_url is not None:
+            problems = self.callback_rules.problems(message.callback_url, self.resolver or NoResolver())
+            if problems:
+                raise InvalidMessage(problems)
         caller = principal if isinstance(principal, Caller) else None
         # Twice at most: the existing record may expire (TTL) between the failed put and now.
         for _ in range(2):

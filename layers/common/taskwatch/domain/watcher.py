@@ -31,9 +31,10 @@ import random as _random
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
+from taskwatch.domain import callbacks
 from taskwatch.domain.errors import (
     CredentialsError,
     DependencyError,
@@ -107,11 +108,16 @@ class Watcher:
     notifier: Notifier
     clock: Callable[[], float] = time.time
     random: Callable[[], float] = _random.random
+    callback_rules: callbacks.CallbackRules = field(default_factory=callbacks.CallbackRules)
+    resolver: callbacks.Resolver | None = None
 
     def handle(self, message: PollMessage, *, delivery_id: str, lease_seconds: float) -> StepResult:
         """One delivery of a poll message. Raises InvalidMessage for a message that cannot belong to its watch."""
         now = self.clock()
         problems = bookkeeping_problems(message, now)
+        if message.callback_url is not None and message.attempt == 0 and message.claim is None:
+            # A queue message obeys the webhook's rules for callbacks (the webhook checked its own already).
+            problems += self.callback_rules.problems(message.callback_url, self.resolver or callbacks.NoResolver())
         if problems:
             raise InvalidMessage(problems)
         first_poll_at = message.first_poll_at if message.first_poll_at is not None else now
@@ -217,14 +223,18 @@ class Watcher:
         if state is not None and decision.outcome in (Outcome.SUCCEEDED, Outcome.PARTIAL_FAILURE):
             decision = self._store_result(poll, state, decision)
         notify = should_notify(decision.outcome, self.settings.notify_on_success)
+        message = poll.message
         now = self.clock()
         # Millisecond precision, as the record keeps it: a notification rebuilt from the record is identical.
-        decision = replace(decision, finished_at=round(now, 3))
-        self.records.finish(poll.task_id, claim_id=poll.claim_id, now=now, decision=decision, notified=not notify)
-        message = poll.message
+        decision = replace(
+            decision, finished_at=round(now, 3), callback=callbacks.pending() if message.callback_url else None
+        )
+        # `notified` means every follow-up of the outcome is done: the notification and the first callback.
+        followed_up = not (notify or message.callback_url)
+        self.records.finish(poll.task_id, claim_id=poll.claim_id, now=now, decision=decision, notified=followed_up)
         lag = now - message.last_poll_at if message.last_poll_at is not None else None
-        if notify:
-            self._publish(poll, _record_for(poll, decision), decision)
+        if not followed_up:
+            self._follow_up(poll, _record_for(poll, decision), decision)
         return StepResult(Step.FINISHED, outcome=decision.outcome, detection_lag=lag)
 
     def _notify_recorded(self, poll: ClaimedPoll, record: TaskRecord) -> StepResult:
@@ -238,13 +248,20 @@ class Watcher:
             report=record.report,
             finished_at=record.finished_at,
         )
-        if poll.message.notified:
-            self.records.mark_notified(poll.task_id, claim_id=poll.claim_id, now=self.clock())
-        else:
-            self._publish(poll, record, decision)
+        self._follow_up(poll, record, decision)
         return StepResult(Step.FINISHED, outcome=decision.outcome)
 
-    def _publish(self, poll: ClaimedPoll, record: TaskRecord, decision: Decision) -> None:
+    def _follow_up(self, poll: ClaimedPoll, record: TaskRecord, decision: Decision) -> None:
+        """After the outcome is recorded: start the callback chain, publish, then mark the record notified.
+
+        The first callback goes before the publish: a redelivery after any failure here comes back (the
+        record is not yet notified) and sends it again, which its own claim turns into one delivery."""
+        if record.callback_url:
+            first = callbacks.CallbackMessage(record.task_id, record.project_id, record.instance_id)
+            self.queue.send(first, delay_seconds=0)
+        if poll.message.notified or not should_notify(decision.outcome, self.settings.notify_on_success):
+            self.records.mark_notified(poll.task_id, claim_id=poll.claim_id, now=self.clock())
+            return
         self.notifier.publish(build_notification(record, decision, now=self.clock()))
         try:
             self.records.mark_notified(poll.task_id, claim_id=poll.claim_id, now=self.clock())
@@ -319,4 +336,7 @@ def _record_for(poll: ClaimedPoll, decision: Decision) -> TaskRecord:
         first_poll_at=round(poll.first_poll_at, 3),
         source=message.source,
         caller=poll.caller,
+        callback_url=message.callback_url,
+        group_id=message.group_id,
+        env_id=message.env_id,
     )

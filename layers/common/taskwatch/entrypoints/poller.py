@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import time
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from taskwatch.domain.callbacks import (
+    CallbackDeliverer,
+    CallbackMessage,
+    CallbackStep,
+    is_callback,
+    parse_callback_message,
+)
 from taskwatch.domain.errors import DependencyError, InvalidMessage
 from taskwatch.domain.model import parse_poll_message
 from taskwatch.domain.ports import DeadLetters
@@ -17,6 +26,7 @@ def process_record(
     record: Any,
     *,
     watcher: Watcher,
+    deliverer: CallbackDeliverer | None = None,
     dead_letters: DeadLetters,
     lease_seconds: float,
     logger: Logger,
@@ -24,8 +34,13 @@ def process_record(
 ) -> None:
     """Handle one SQS record. Raising marks it failed in the batch response, so SQS redelivers it."""
     body: str = record.body
+    decoded = _json_object(body)
     try:
-        message = parse_poll_message(body)
+        if is_callback(decoded):
+            assert decoded is not None
+            _deliver(record, parse_callback_message(decoded, now=time.time()), deliverer, dead_letters, logger, metrics)
+            return
+        message = parse_poll_message(decoded if decoded is not None else body)
     except InvalidMessage as exc:
         _refuse(record, exc, dead_letters=dead_letters, logger=logger, metrics=metrics)
         return
@@ -77,3 +92,41 @@ def _refuse(record: Any, exc: InvalidMessage, *, dead_letters: DeadLetters, logg
         disposition="dead-lettered" if moved else "dropped",
     )
     metrics.add_metric(name="InvalidMessages", unit=MetricUnit.Count, value=1)
+
+
+def _json_object(body: str) -> dict[str, Any] | None:
+    try:
+        decoded = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    return decoded if isinstance(decoded, dict) else None
+
+
+def _deliver(
+    record: Any,
+    message: CallbackMessage,
+    deliverer: CallbackDeliverer | None,
+    dead_letters: DeadLetters,
+    logger: Logger,
+    metrics: Metrics,
+) -> None:
+    """One callback delivery. A failure to reach the receiver is the chain's business (a delayed retry);
+    a failure of our own AWS calls is SQS's (the record is redelivered)."""
+    if deliverer is None:
+        raise InvalidMessage(["kind: callbacks are not handled here"])
+    logger.append_keys(task_id=message.task_id)
+    try:
+        result = deliverer.handle(message, delivery_id=record.message_id)
+        fields: dict[str, Any] = {"callback_attempt": message.attempt + 1, "step": result.step.value}
+        if result.step is CallbackStep.DELIVERED:
+            metrics.add_metric(name="CallbacksDelivered", unit=MetricUnit.Count, value=1)
+            logger.info("callback delivered", http_status=result.status, **fields)
+        elif result.step is CallbackStep.DUPLICATE:
+            logger.info("duplicate callback delivery dropped", **fields)
+        else:
+            metrics.add_metric(name="CallbackFailures", unit=MetricUnit.Count, value=1)
+            logger.warning("callback not delivered", error=result.error, retry_in=result.delay_seconds, **fields)
+            if result.step is CallbackStep.FAILED:
+                dead_letters.dead_letter(record.body, f"callback not delivered: {result.error}")
+    finally:
+        logger.remove_keys(["task_id"])
