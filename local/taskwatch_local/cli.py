@@ -12,7 +12,9 @@ from collections.abc import Callable, Sequence
 
 # Modules that add subcommands; a new one only needs to be listed here.
 SUBCOMMAND_MODULES: tuple[str, ...] = (
-    "taskwatch_local.ci", "taskwatch_local.demo", "taskwatch_local.local_up",
+    "taskwatch_local.ci",
+    "taskwatch_local.demo",
+    "taskwatch_local.local_up",
     "taskwatch_local.watch",
 )
 
@@ -20,9 +22,7 @@ Run = Callable[[argparse.Namespace], int]
 
 
 def build_parser(modules: Sequence[str] = SUBCOMMAND_MODULES) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="taskwatch", description="Watch Huawei Cloud APIG async import/export tasks."
-    )
+    parser = argparse.ArgumentParser(prog="taskwatch", description="Watch Huawei Cloud APIG async import/export tasks.")
     subcommands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in modules:
         importlib.import_module(name).register(subcommands)
