@@ -18,7 +18,16 @@ from taskwatch.domain.identity import Caller
 from taskwatch.domain.model import PollMessage, TaskState
 from taskwatch.domain.notifications import Notification
 from taskwatch.domain.ports import QueueMessage
-from taskwatch.domain.records import FIRST_POLL_TOLERANCE, ClaimResult, Decision, Fenced, TaskRecord, WatchStatus
+from taskwatch.domain.records import (
+    FIRST_POLL_TOLERANCE,
+    Baseline,
+    BaselineScope,
+    ClaimResult,
+    Decision,
+    Fenced,
+    TaskRecord,
+    WatchStatus,
+)
 
 
 class FakeRecords:
@@ -97,6 +106,7 @@ class FakeRecords:
             export=decision.export,
             report=decision.report,
             callback=copy.deepcopy(decision.callback),
+            drift=copy.deepcopy(decision.drift),
             notified=notified,
             updated_at=now,
             finished_at=now,
@@ -198,6 +208,26 @@ class FakeStore:
         if key in self.objects:
             return False
         self.objects[key] = (bytes(body), content_type, dict(metadata))
+        return True
+
+    def get(self, key: str) -> bytes:
+        return self.objects[key][0]
+
+
+class FakeBaselines:
+    """In memory; the same contract as DynamoBaselines (tests/integration/test_contracts.py)."""
+
+    def __init__(self) -> None:
+        self.pointers: dict[BaselineScope, Baseline] = {}
+
+    def get(self, scope: BaselineScope) -> Baseline | None:
+        return self.pointers.get(scope)
+
+    def advance(self, scope: BaselineScope, baseline: Baseline) -> bool:
+        current = self.pointers.get(scope)
+        if current is not None and not baseline.newer_than(current):
+            return False
+        self.pointers[scope] = baseline
         return True
 
 

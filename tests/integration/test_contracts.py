@@ -8,17 +8,17 @@ from typing import Any
 
 import pytest
 
-from taskwatch.adapters.dynamodb import DynamoTaskRecords, DynamoTokenLedger
+from taskwatch.adapters.dynamodb import DynamoBaselines, DynamoTaskRecords, DynamoTokenLedger
 from taskwatch.adapters.s3 import S3ExportStore
 from taskwatch.adapters.sns import SnsNotifier
 from taskwatch.adapters.sqs import SqsPollQueue
 from taskwatch.domain.identity import Caller
 from taskwatch.domain.model import Outcome, PollMessage
 from taskwatch.domain.notifications import Notification
-from taskwatch.domain.ports import ExportStore, TaskRecords, TokenLedger
-from taskwatch.domain.records import Decision, Fenced
+from taskwatch.domain.ports import Baselines, ExportStore, TaskRecords, TokenLedger
+from taskwatch.domain.records import Baseline, BaselineScope, Decision, Fenced
 from taskwatch_local.stack import LocalAws, create_stack
-from tests.fakes import FakeNotifier, FakeQueue, FakeRecords, FakeStore, FakeTokenLedger
+from tests.fakes import FakeBaselines, FakeNotifier, FakeQueue, FakeRecords, FakeStore, FakeTokenLedger
 
 MESSAGE = PollMessage(project_id="p1", instance_id="i1", task_id="c1", region="cn-north-4", source={"pipeline": "7"})
 T0 = 1_800_000_000.0
@@ -222,3 +222,37 @@ def test_a_claim_under_another_project_or_first_poll_loses(
     assert not claim(records, PollMessage(**{**successor.__dict__, "project_id": "other"}), "evil").won
     assert not claim(records, successor, "evil", now=T0 + 60).won  # its first poll moved by a minute
     assert claim(records, successor, "m2").won
+
+
+@pytest.fixture(params=["fake", "dynamodb"])
+def baselines(request: pytest.FixtureRequest, stack: LocalAws) -> Baselines:
+    if request.param == "fake":
+        return FakeBaselines()
+    return DynamoBaselines(stack.table, stack.client("dynamodb"))
+
+
+def test_a_baseline_moves_forward_only(baselines: Baselines, request: pytest.FixtureRequest) -> None:
+    scope = BaselineScope("i1", f"g-{request.node.callspec.id}", "RELEASE")
+    assert baselines.get(scope) is None
+    first = Baseline("e1", "exports/i1/e1/a.json", T0)
+    assert baselines.advance(scope, first)
+    newer = Baseline("e2", "exports/i1/e2/a.json", T0 + 60, previous_task_id="e1", previous_key=first.key)
+    assert baselines.advance(scope, newer)
+    assert not baselines.advance(scope, first)  # an older export, however late, never moves it back
+    assert not baselines.advance(scope, newer)  # nor does the same one again
+    assert baselines.advance(scope, Baseline("e3", "exports/i1/e3/a.json", T0 + 60))  # a tie: the larger task id
+    assert baselines.get(scope) == Baseline("e3", "exports/i1/e3/a.json", T0 + 60)
+    assert baselines.get(BaselineScope("i1", f"g-{request.node.callspec.id}", "TEST")) is None
+
+
+def test_a_baseline_keeps_the_one_it_replaced(baselines: Baselines, request: pytest.FixtureRequest) -> None:
+    scope = BaselineScope("i1", f"p-{request.node.callspec.id}", "RELEASE")
+    moved = Baseline("e2", "k2", T0, previous_task_id="e1", previous_key="k1")
+    assert baselines.advance(scope, moved)
+    assert baselines.get(scope) == moved
+
+
+def test_the_store_reads_back_what_it_stored(store: ExportStore, request: pytest.FixtureRequest) -> None:
+    key = f"exports/i1/{request.node.callspec.id}-read/swagger.json"
+    store.put(key, '{"ü": 1}'.encode(), content_type="application/json", metadata={})
+    assert store.get(key) == '{"ü": 1}'.encode()

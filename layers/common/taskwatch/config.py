@@ -25,6 +25,7 @@ class Settings:
     export_prefix: str = "exports/"
     notify_topic_arn: str | None = None
     notify_on_success: bool = False
+    notify_on_drift: bool = True
     huawei_credentials_secret_id: str | None = None
     webhook_secret_id: str | None = None
     apig_endpoint: str | None = None
@@ -79,6 +80,7 @@ class Settings:
             export_prefix=prefix,
             notify_topic_arn=text("NOTIFY_TOPIC_ARN"),
             notify_on_success=(text("NOTIFY_ON_SUCCESS") or "false").lower() in ("1", "true", "yes", "on"),
+            notify_on_drift=(text("NOTIFY_ON_DRIFT") or "true").lower() in ("1", "true", "yes", "on"),
             huawei_credentials_secret_id=text("HUAWEI_CREDENTIALS_SECRET_ID"),
             webhook_secret_id=text("WEBHOOK_SECRET_ID"),
             apig_endpoint=text("APIG_ENDPOINT"),

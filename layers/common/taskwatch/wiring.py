@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, cast
 from taskwatch.adapters.apig import ApigClient
 from taskwatch.adapters.aws import LazyClient, client, session
 from taskwatch.adapters.callbacks import HttpCallbackSender, SocketResolver
-from taskwatch.adapters.dynamodb import DynamoTaskRecords, DynamoTokenLedger
+from taskwatch.adapters.dynamodb import DynamoBaselines, DynamoTaskRecords, DynamoTokenLedger
 from taskwatch.adapters.s3 import S3ExportStore
 from taskwatch.adapters.secrets import EnvCredentials, SecretCredentials, WebhookKeys
 from taskwatch.adapters.sns import SnsNotifier
@@ -36,6 +36,8 @@ _INPUTS = (
     "EXPORT_PREFIX",
     "NOTIFY_TOPIC_ARN",
     "NOTIFY_ON_SUCCESS",
+    "NOTIFY_ON_DRIFT",
+    "NOTIFY_ON_DRIFT",
     "TASK_TABLE",
     "HUAWEI_CREDENTIALS_SECRET_ID",
     "WEBHOOK_SECRET_ID",
@@ -114,7 +116,7 @@ def _watcher() -> Watcher:
     config = _settings()
     config.require("task_queue_url", "task_table", "export_bucket", "notify_topic_arn")
     return Watcher(
-        settings=WatchSettings(config.policy, config.export_prefix, config.notify_on_success),
+        settings=WatchSettings(config.policy, config.export_prefix, config.notify_on_success, config.notify_on_drift),
         apig=ApigClient(_huawei_credentials(), endpoint=config.apig_endpoint, default_region=config.huawei_region),
         records=DynamoTaskRecords(config.task_table, client("dynamodb")),
         queue=_poll_queue(),
@@ -122,6 +124,7 @@ def _watcher() -> Watcher:
         notifier=SnsNotifier(config.notify_topic_arn or "", LazyClient("sns")),
         callback_rules=config.callback_rules,
         resolver=SocketResolver(),
+        baselines=DynamoBaselines(config.task_table, client("dynamodb")),
     )
 
 

@@ -17,6 +17,8 @@ from taskwatch.domain.model import PollMessage
 from taskwatch.domain.records import (
     FIRST_POLL_TOLERANCE,
     RETENTION_SECONDS,
+    Baseline,
+    BaselineScope,
     ClaimResult,
     Decision,
     Fenced,
@@ -120,7 +122,7 @@ class DynamoTaskRecords:
             task_id,
             "SET #status = :outcome, outcome = :outcome, task_type = :task_type, error_code = :error_code, "
             "error_msg = :error_msg, failures = :failures, #export = :export, report = :report, "
-            "callback = :callback, "
+            "callback = :callback, drift = :drift, "
             "notified = :notified, finished_at = :now, updated_at = :now, expires_at = :expires_at "
             "REMOVE next_poll_at",
             {
@@ -133,6 +135,7 @@ class DynamoTaskRecords:
                 ":export": decision.export,
                 ":report": decision.report,
                 ":callback": decision.callback,
+                ":drift": decision.drift,
                 ":notified": notified,
                 ":now": _num(now),
                 ":expires_at": int(now + RETENTION_SECONDS),
@@ -325,6 +328,61 @@ class DynamoTokenLedger:
                     TableName=self._table,
                     Item={"pk": {"S": f"token#{token_key}"}, "expires_at": {"N": str(int(expires_at) + 120)}},
                     ConditionExpression="attribute_not_exists(pk)",
+                )
+            except Exception as exc:
+                if error_code(exc) != _CONDITION_FAILED:
+                    raise
+                return False
+        return True
+
+
+class DynamoBaselines:
+    """Each scope's newest successful export, one item in the task table, moved forward only (a newer
+    export's first poll, then its task id, orders the moves), so duplicate and out-of-order deliveries
+    can never make an older export the baseline."""
+
+    def __init__(self, table: str, client: Any) -> None:
+        self._table = table
+        self._client = client
+
+    @staticmethod
+    def _key(scope: BaselineScope) -> dict[str, Any]:
+        return {"pk": {"S": f"baseline#{scope.instance_id}#{scope.group_id}#{scope.env_id}"}}
+
+    def get(self, scope: BaselineScope) -> Baseline | None:
+        with aws_call("reading the export baseline"):
+            item = self._client.get_item(TableName=self._table, Key=self._key(scope), ConsistentRead=True).get("Item")
+        if not item:
+            return None
+        text = {name: value.get("S") for name, value in item.items()}
+        return Baseline(
+            task_id=str(text["task_id"]),
+            key=str(text["export_key"]),
+            order=float(item["order"]["N"]),
+            previous_task_id=text.get("previous_task_id"),
+            previous_key=text.get("previous_key"),
+        )
+
+    def advance(self, scope: BaselineScope, baseline: Baseline) -> bool:
+        item = {
+            **self._key(scope),
+            "task_id": {"S": baseline.task_id},
+            "export_key": {"S": baseline.key},
+            "order": {"N": str(_num(baseline.order))},
+        }
+        if baseline.previous_task_id and baseline.previous_key:
+            item["previous_task_id"] = {"S": baseline.previous_task_id}
+            item["previous_key"] = {"S": baseline.previous_key}
+        with aws_call("moving the export baseline"):
+            try:
+                self._client.put_item(
+                    TableName=self._table,
+                    Item=item,
+                    ConditionExpression=(
+                        "attribute_not_exists(pk) OR #order < :order OR (#order = :order AND task_id < :task_id)"
+                    ),
+                    ExpressionAttributeNames={"#order": "order"},
+                    ExpressionAttributeValues={":order": item["order"], ":task_id": item["task_id"]},
                 )
             except Exception as exc:
                 if error_code(exc) != _CONDITION_FAILED:

@@ -33,3 +33,8 @@ class S3ExportStore:
                     return False
                 raise
         return True
+
+    def get(self, key: str) -> bytes:
+        with aws_call("reading a stored export from S3"):
+            answer = self._client.get_object(Bucket=self.bucket, Key=key)
+            return bytes(answer["Body"].read())

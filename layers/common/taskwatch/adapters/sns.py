@@ -1,4 +1,4 @@
-"""SNS adapter: outcome notifications (SPEC "Notifications")."""
+"""SNS adapter: outcome notifications (docs/contract.md, "Notifications")."""
 
 from __future__ import annotations
 
@@ -15,14 +15,17 @@ class SnsNotifier:
         self._client = client
 
     def publish(self, notification: Notification) -> str:
+        attributes = {
+            "outcome": {"DataType": "String", "StringValue": notification.outcome},
+            "task_type": {"DataType": "String", "StringValue": notification.task_type},
+        }
+        if notification.drift:
+            attributes["drift"] = {"DataType": "String", "StringValue": notification.drift}
         with aws_call("publishing the notification"):
             answer = self._client.publish(
                 TopicArn=self._topic_arn,
                 Subject=notification.subject,
                 Message=json.dumps(notification.message, ensure_ascii=False, sort_keys=True),
-                MessageAttributes={
-                    "outcome": {"DataType": "String", "StringValue": notification.outcome},
-                    "task_type": {"DataType": "String", "StringValue": notification.task_type},
-                },
+                MessageAttributes=attributes,
             )
         return str(answer["MessageId"])

@@ -341,5 +341,6 @@ def outcome_document(record: TaskRecord) -> dict[str, Any]:
         export=record.export,
         report=record.report,
         finished_at=record.finished_at,
+        drift=record.drift,
     )
     return build_notification(record, decision, now=record.finished_at or 0.0).message

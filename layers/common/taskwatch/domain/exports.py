@@ -10,6 +10,7 @@ from taskwatch.domain.model import ExportResult, PollMessage
 from taskwatch.domain.text import clean_text, clip_text
 
 REPORT_NAME = "import-report.json"
+DRIFT_NAME = "drift.json"
 
 
 def task_prefix(export_prefix: str, message: PollMessage) -> str:

@@ -27,10 +27,19 @@ class Notification:
     message: dict[str, Any]
     outcome: str
     task_type: str
+    drift: str | None = None  # "breaking" when an export changed the API in a breaking way (a message attribute)
 
 
-def should_notify(outcome: Outcome, notify_on_success: bool) -> bool:
-    return outcome is not Outcome.SUCCEEDED or notify_on_success
+def should_notify(decision: Decision, notify_on_success: bool, *, notify_on_drift: bool = True) -> bool:
+    """Every outcome but `succeeded`; `succeeded` too with NOTIFY_ON_SUCCESS, or (NOTIFY_ON_DRIFT) when an
+    export changed the API in a way that breaks clients."""
+    if decision.outcome is not Outcome.SUCCEEDED or notify_on_success:
+        return True
+    return notify_on_drift and breaking(decision.drift)
+
+
+def breaking(drift: dict[str, Any] | None) -> bool:
+    return bool(drift and drift.get("breaking"))
 
 
 def build_notification(record: TaskRecord, decision: Decision, *, now: float) -> Notification:
@@ -54,11 +63,14 @@ def build_notification(record: TaskRecord, decision: Decision, *, now: float) ->
     }
     if record.caller:
         message["caller"] = record.caller
+    if decision.drift is not None:
+        message["drift"] = decision.drift
     return Notification(
         subject=subject_line(task_type, record.task_id, outcome, decision.error_code, len(decision.failures)),
         message=message,
         outcome=outcome.value,
         task_type=task_type,
+        drift="breaking" if breaking(decision.drift) else None,
     )
 
 

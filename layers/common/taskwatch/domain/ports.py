@@ -13,7 +13,7 @@ from taskwatch.domain.credentials import HuaweiCredentials
 from taskwatch.domain.identity import Caller
 from taskwatch.domain.model import PollMessage, TaskState
 from taskwatch.domain.notifications import Notification
-from taskwatch.domain.records import ClaimResult, Decision, TaskRecord
+from taskwatch.domain.records import Baseline, BaselineScope, ClaimResult, Decision, TaskRecord
 
 
 class TaskReader(Protocol):
@@ -29,6 +29,20 @@ class ExportStore(Protocol):
 
     def put(self, key: str, body: bytes, *, content_type: str, metadata: dict[str, str]) -> bool:
         """Store the object once: False (and nothing written) when the key already holds one."""
+        ...
+
+    def get(self, key: str) -> bytes:
+        """An object stored before (a baseline export, for the drift report)."""
+        ...
+
+
+class Baselines(Protocol):
+    """Per (instance, group, environment): the newest successful export, which the next one is compared with."""
+
+    def get(self, scope: BaselineScope) -> Baseline | None: ...
+
+    def advance(self, scope: BaselineScope, baseline: Baseline) -> bool:
+        """Make `baseline` the pointer unless a newer export already is (ordered by Baseline.order)."""
         ...
 
 

@@ -76,6 +76,7 @@ class TaskRecord:
     env_id: str | None = None
     callback_url: str | None = None
     callback: dict[str, Any] | None = None  # status, attempts, last_error (+ the delivery's claim_id)
+    drift: dict[str, Any] | None = None  # counts of what changed since the baseline export (exports only)
 
     def identity_problems(self, message: PollMessage) -> list[str]:
         """Why `message` cannot belong to this watch: another project or instance, or another first poll."""
@@ -115,6 +116,7 @@ class TaskRecord:
             "project_id": self.project_id,
             "instance_id": self.instance_id,
             "caller": self.caller,
+            "drift": self.drift,
             "callback": (
                 {key: self.callback.get(key) for key in ("status", "attempts", "last_error")} if self.callback else None
             ),
@@ -134,6 +136,30 @@ class Decision:
     report: dict[str, str] | None = None
     finished_at: float | None = None
     callback: dict[str, Any] | None = None  # the callback's first state, when the watch has a callback_url
+    drift: dict[str, Any] | None = None  # baseline_task_id, added, removed, changed, breaking
+
+
+@dataclass(frozen=True)
+class BaselineScope:
+    """Exports of one API group in one environment of one gateway: what a drift report compares."""
+
+    instance_id: str
+    group_id: str
+    env_id: str
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A successful export that later exports of its scope are compared with."""
+
+    task_id: str
+    key: str  # where the export is stored
+    order: float  # its first poll: a newer export has a larger one (task id breaks ties)
+    previous_task_id: str | None = None  # the baseline it replaced: a resumed export still finds its own
+    previous_key: str | None = None
+
+    def newer_than(self, other: Baseline) -> bool:
+        return (self.order, self.task_id) > (other.order, other.task_id)
 
 
 @dataclass(frozen=True)

@@ -33,8 +33,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import Any
 
-from taskwatch.domain import callbacks
+from taskwatch.domain import callbacks, drift
 from taskwatch.domain.errors import (
     CredentialsError,
     DependencyError,
@@ -44,14 +45,14 @@ from taskwatch.domain.errors import (
     TransientApigError,
     Unauthorized,
 )
-from taskwatch.domain.exports import REPORT_NAME, export_file_name, object_metadata, task_prefix
+from taskwatch.domain.exports import DRIFT_NAME, REPORT_NAME, export_file_name, object_metadata, task_prefix
 from taskwatch.domain.limits import MAX_WATCH_SECONDS, SQS_MAX_DELAY_SECONDS
 from taskwatch.domain.model import MalformedTask, Outcome, PollMessage, TaskState
 from taskwatch.domain.notifications import build_notification, should_notify
 from taskwatch.domain.outcomes import decide_outcome, outcome_for_error, timed_out
 from taskwatch.domain.policy import PollPolicy
-from taskwatch.domain.ports import ExportStore, Notifier, PollQueue, TaskReader, TaskRecords
-from taskwatch.domain.records import Decision, Fenced, TaskRecord, WatchStatus
+from taskwatch.domain.ports import Baselines, ExportStore, Notifier, PollQueue, TaskReader, TaskRecords
+from taskwatch.domain.records import Baseline, BaselineScope, Decision, Fenced, TaskRecord, WatchStatus
 
 CLOCK_SKEW_SECONDS = 300.0  # between the functions' clocks and a time they wrote into a message
 
@@ -78,6 +79,7 @@ class WatchSettings:
     policy: PollPolicy
     export_prefix: str = "exports/"
     notify_on_success: bool = False
+    notify_on_drift: bool = True  # a succeeded export with breaking changes is notified anyway
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,7 @@ class Watcher:
     random: Callable[[], float] = _random.random
     callback_rules: callbacks.CallbackRules = field(default_factory=callbacks.CallbackRules)
     resolver: callbacks.Resolver | None = None
+    baselines: Baselines | None = None  # where each scope's newest export is kept; None: no drift reports
 
     def handle(self, message: PollMessage, *, delivery_id: str, lease_seconds: float) -> StepResult:
         """One delivery of a poll message. Raises InvalidMessage for a message that cannot belong to its watch."""
@@ -222,7 +225,7 @@ class Watcher:
     def _finish(self, poll: ClaimedPoll, decision: Decision, state: TaskState | None) -> StepResult:
         if state is not None and decision.outcome in (Outcome.SUCCEEDED, Outcome.PARTIAL_FAILURE):
             decision = self._store_result(poll, state, decision)
-        notify = should_notify(decision.outcome, self.settings.notify_on_success)
+        notify = self._should_notify(decision)
         message = poll.message
         now = self.clock()
         # Millisecond precision, as the record keeps it: a notification rebuilt from the record is identical.
@@ -247,9 +250,14 @@ class Watcher:
             export=record.export,
             report=record.report,
             finished_at=record.finished_at,
+            drift=record.drift,
         )
         self._follow_up(poll, record, decision)
         return StepResult(Step.FINISHED, outcome=decision.outcome)
+
+    def _should_notify(self, decision: Decision) -> bool:
+        settings = self.settings
+        return should_notify(decision, settings.notify_on_success, notify_on_drift=settings.notify_on_drift)
 
     def _follow_up(self, poll: ClaimedPoll, record: TaskRecord, decision: Decision) -> None:
         """After the outcome is recorded: start the callback chain, publish, then mark the record notified.
@@ -259,7 +267,7 @@ class Watcher:
         if record.callback_url:
             first = callbacks.CallbackMessage(record.task_id, record.project_id, record.instance_id)
             self.queue.send(first, delay_seconds=0)
-        if poll.message.notified or not should_notify(decision.outcome, self.settings.notify_on_success):
+        if poll.message.notified or not self._should_notify(decision):
             self.records.mark_notified(poll.task_id, claim_id=poll.claim_id, now=self.clock())
             return
         self.notifier.publish(build_notification(record, decision, now=self.clock()))
@@ -286,10 +294,53 @@ class Watcher:
             return decision
         # Conditional: a resumed or repeated step finds its own object and writes nothing.
         self.store.put(key, body, content_type=content_type, metadata=metadata)
+        del body
         location = {"bucket": self.store.bucket, "key": key}
         if state.export is not None:
-            return replace(decision, export=location)
+            return replace(decision, export=location, drift=self._drift(poll, state.export.content, key))
         return replace(decision, report=location)
+
+    def _drift(self, poll: ClaimedPoll, content: str, key: str) -> dict[str, Any] | None:
+        """Compare a succeeded export with the previous one of its group and environment, store drift.json
+        beside it, and make it the baseline of the next one. None for the first export of its scope, for
+        an export older than the current baseline (deliveries out of order), or a definition we cannot read.
+
+        Resumable: drift.json is written once, and the baseline remembers the one it replaced, so an export
+        that moved the pointer before a crash still compares with its own predecessor."""
+        message = poll.message
+        if self.baselines is None or not message.group_id or not message.env_id:
+            return None
+        scope = BaselineScope(message.instance_id, message.group_id, message.env_id)
+        ours = Baseline(message.task_id, key, round(poll.first_poll_at, 3))
+        current = self.baselines.get(scope)
+        previous: tuple[str, str] | None = None
+        if current is not None and current.task_id == ours.task_id:
+            if current.previous_task_id and current.previous_key:
+                previous = (current.previous_task_id, current.previous_key)
+        elif current is not None and current.newer_than(ours):
+            return None
+        elif current is not None:
+            previous = (current.task_id, current.key)
+        summary = None
+        if previous is not None:
+            summary = self._compare(previous, content, key)
+        if current is None or current.task_id != ours.task_id:
+            self.baselines.advance(
+                scope, replace(ours, previous_task_id=previous and previous[0], previous_key=previous and previous[1])
+            )
+        return summary
+
+    def _compare(self, previous: tuple[str, str], content: str, key: str) -> dict[str, Any] | None:
+        baseline_task_id, baseline_key = previous
+        try:
+            before = drift.load_definition(self.store.get(baseline_key).decode("utf-8", "replace"))
+            report = drift.diff(before, drift.load_definition(content))
+        except drift.DefinitionError:
+            return None  # one side is not an API definition we can read: no report rather than a wrong one
+        del before
+        body = json.dumps(report.to_json(baseline_task_id), ensure_ascii=False, indent=2).encode("utf-8")
+        self.store.put(key.rsplit("/", 1)[0] + "/" + DRIFT_NAME, body, content_type="application/json", metadata={})
+        return report.summary(baseline_task_id)
 
 
 def bookkeeping_problems(message: PollMessage, now: float) -> list[str]:
