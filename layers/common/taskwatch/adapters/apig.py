@@ -17,8 +17,8 @@ import zlib
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.sdk_request import SdkRequest
+from huaweicloudsdkcore.signer.signer import Signer
 
 from taskwatch.adapters.bounded import Watchdog
 from taskwatch.domain.credentials import HuaweiCredentials
@@ -166,19 +166,15 @@ def _read_decoded(response: http.client.HTTPResponse, cap: int) -> bytes:
 def _signed_headers(creds: HuaweiCredentials, scheme: str, host: str, path: str, project_id: str) -> dict[str, str]:
     if creds.token:
         return {"Content-Type": "application/json", "X-Auth-Token": creds.token, "X-Project-Id": project_id}
-    request = SdkRequest(
-        method="GET",
-        schema=scheme,
-        host=host,
-        resource_path=path,
-        query_params=[],
-        header_params={"Content-Type": "application/json"},
-        body="",
-    )
-    sdk_creds = BasicCredentials(creds.ak, creds.sk, project_id)
+    # What BasicCredentials.sign_request does for AK/SK, without importing it: its module pulls the SDK's
+    # IAM and STS clients and `requests` (about 110 ms of every cold start) for nothing a poll uses.
+    headers = {"Content-Type": "application/json", "X-Project-Id": project_id}
     if creds.security_token:
-        sdk_creds = sdk_creds.with_security_token(creds.security_token)
-    signed = sdk_creds.sign_request(request)
+        headers["X-Security-Token"] = creds.security_token
+    request = SdkRequest(
+        method="GET", schema=scheme, host=host, resource_path=path, query_params=[], header_params=headers, body=""
+    )
+    signed = Signer(creds).sign(request)
     return {str(k): str(v) for k, v in signed.header_params.items()}
 
 

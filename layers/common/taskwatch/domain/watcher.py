@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from taskwatch.domain import callbacks, drift
+from taskwatch.domain import callbacks
 from taskwatch.domain.errors import (
     CredentialsError,
     DependencyError,
@@ -331,6 +331,8 @@ class Watcher:
         return summary
 
     def _compare(self, previous: tuple[str, str], content: str, key: str) -> dict[str, Any] | None:
+        from taskwatch.domain import drift  # YAML and the diff rules: a cost only the exports that drift pay
+
         baseline_task_id, baseline_key = previous
         try:
             before = drift.load_definition(self.store.get(baseline_key).decode("utf-8", "replace"))
