@@ -28,7 +28,9 @@ from taskwatch.domain.submissions import WatchService
 from taskwatch.domain.watcher import Watcher, WatchSettings
 
 if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
     from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_sns import SNSClient
 
 _INPUTS = (
     "TASK_QUEUE_URL",
@@ -120,8 +122,8 @@ def _watcher() -> Watcher:
         apig=ApigClient(_huawei_credentials(), endpoint=config.apig_endpoint, default_region=config.huawei_region),
         records=DynamoTaskRecords(config.task_table, client("dynamodb")),
         queue=_poll_queue(),
-        store=S3ExportStore(config.export_bucket or "", LazyClient("s3")),
-        notifier=SnsNotifier(config.notify_topic_arn or "", LazyClient("sns")),
+        store=S3ExportStore(config.export_bucket or "", cast("S3Client", LazyClient("s3"))),
+        notifier=SnsNotifier(config.notify_topic_arn or "", cast("SNSClient", LazyClient("sns"))),
         callback_rules=config.callback_rules,
         resolver=SocketResolver(),
         baselines=DynamoBaselines(config.task_table, client("dynamodb")),

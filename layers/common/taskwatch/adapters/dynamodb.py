@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from taskwatch.adapters.aws import aws_call, error_code
 from taskwatch.domain.identity import Caller
@@ -26,6 +26,9 @@ from taskwatch.domain.records import (
     WatchStatus,
 )
 
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
 _CONDITION_FAILED = "ConditionalCheckFailedException"
 _RECORD_FIELDS = {f.name for f in fields(TaskRecord)}
 
@@ -35,7 +38,7 @@ def task_key(task_id: str) -> dict[str, Any]:
 
 
 class DynamoTaskRecords:
-    def __init__(self, table: str, client: Any) -> None:
+    def __init__(self, table: str, client: DynamoDBClient) -> None:
         from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
         self._table = table
@@ -317,7 +320,7 @@ def _plain(value: Any) -> Any:
 class DynamoTokenLedger:
     """Used OIDC token ids, one item each in the task table, gone (TTL) once the token has expired."""
 
-    def __init__(self, table: str, client: Any) -> None:
+    def __init__(self, table: str, client: DynamoDBClient) -> None:
         self._table = table
         self._client = client
 
@@ -341,7 +344,7 @@ class DynamoBaselines:
     export's first poll, then its task id, orders the moves), so duplicate and out-of-order deliveries
     can never make an older export the baseline."""
 
-    def __init__(self, table: str, client: Any) -> None:
+    def __init__(self, table: str, client: DynamoDBClient) -> None:
         self._table = table
         self._client = client
 

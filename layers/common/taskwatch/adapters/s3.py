@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from taskwatch.adapters.aws import aws_call, error_code
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 _ALREADY_STORED = ("PreconditionFailed", "412")
 
 
 class S3ExportStore:
-    def __init__(self, bucket: str, client: Any) -> None:
+    def __init__(self, bucket: str, client: S3Client) -> None:
         self.bucket = bucket
         self._client = client
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING
 
 from taskwatch.adapters.aws import aws_call
 from taskwatch.domain.ports import QueueMessage
 
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+
 
 class SqsPollQueue:
-    def __init__(self, queue_url: str, client: Any) -> None:
+    def __init__(self, queue_url: str, client: SQSClient) -> None:
         self._queue_url = queue_url
         self._client = client
         self._dead_letter_url: str | None = None
