@@ -145,7 +145,9 @@ def _read_decoded(response: http.client.HTTPResponse, cap: int) -> bytes:
             if decoder is None:
                 out, pending = pending, b""
             else:
-                out = decoder.decompress(pending, cap - size + 1)
+                # At most a chunk at a time: asking zlib for the whole remaining cap makes it build that
+                # much output and then copy it, holding the cap twice.
+                out = decoder.decompress(pending, min(_CHUNK, cap - size + 1))
                 pending = decoder.unconsumed_tail
             size += len(out)
             if size > cap:
