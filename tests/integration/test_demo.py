@@ -69,3 +69,18 @@ def test_exit_code_is_zero_only_when_the_story_ended_as_scripted(story: tuple[De
     )
     assert any(export_task.label in d for d in differences(failed_export))
     assert exit_code(replace(result, finished=False)) == 1
+
+
+def test_the_second_act_shows_ci_identity_drift_and_a_callback(story: tuple[DemoResult, str]) -> None:
+    result, printed = story
+    act = result.second_act
+    assert act is not None and act.finished
+    # the first export was started by a CI token, and its repository is recorded as the caller
+    assert act.first["status"] == "succeeded" and act.first["caller"]["repository"] == "acme/petstore-api"
+    # the second export of the same group reports what changed, with drift.json beside it
+    assert act.second["drift"]["removed"] == 1 and act.second["drift"]["breaking"] == 2
+    assert act.drift_report is not None and act.drift_report["removed"][0]["path"] == "/pets/{id}"
+    # its outcome reached the CI endpoint once, signed, and the breaking drift was notified once
+    assert [c["webhook_id"] for c in act.callbacks] == [f"{act.second['task_id']}.succeeded"]
+    assert [n["attributes"].get("drift") for n in act.notifications] == ["breaking"]
+    assert "second act" in printed and "removed DELETE /pets/{id}" in printed

@@ -32,6 +32,10 @@ def differences(result: DemoResult) -> list[str]:
     got_notes = [(n["message"].get("task_id"), n["message"].get("outcome")) for n in result.notifications]
     if len(got_notes) != len(expected_notes) or dict(got_notes) != expected_notes:
         found.append(f"notifications: got {got_notes}, expected one each for {sorted(expected_notes.items())}")
+    if result.second_act is not None:
+        from taskwatch_local.demo.second_act import differences as second_act_differences
+
+        found.extend(second_act_differences(result.second_act))
     return found
 
 

@@ -107,12 +107,17 @@ def summarize(result: DemoResult, out: TextIO) -> None:
         if status.get("failures"):
             shown["failures"] = len(status["failures"])
         write(f"  {task.label}: {json.dumps(shown)}\n")
+    if result.second_act is not None:
+        from taskwatch_local.demo.second_act import summarize_second_act
+
+        summarize_second_act(result.second_act, out)
     problems = differences(result)
     write("\n== verdict\n")
     if problems:
         write("  the story did NOT end as scripted:\n")
         write("".join(f"  - {problem}\n" for problem in problems))
     else:
-        write("  as scripted: export stored, one partial import, one failed import, two notifications\n")
+        write("  as scripted: export stored, one partial import, one failed import, two notifications;\n")
+        write("  a watch started by a CI token, a breaking drift reported once, an outcome called back\n")
     write(f"  ({result.elapsed:.1f}s so far)\n")
     out.flush()

@@ -11,6 +11,7 @@ from typing import Any, TextIO
 from taskwatch_local.apig_tasks import ApigTasks
 from taskwatch_local.ci import RUNNING_STATUSES, WebhookClient, submit_task
 from taskwatch_local.demo.render import Narrator, ProgressTable, row, summarize
+from taskwatch_local.demo.second_act import play_second_act
 from taskwatch_local.demo.story import SCRIPT, DemoResult, StoryTask
 from taskwatch_local.environment import LocalEnvironment, local_environment
 
@@ -53,6 +54,8 @@ def run_demo(*, fast: bool = False, out: TextIO | None = None) -> DemoResult:
             elapsed=time.monotonic() - started,
             finished=finished,
         )
+        narrator.say("second act: a CI token instead of the shared key, an export that drifts, a callback")
+        result.second_act = play_second_act(env, narrator, timeout=FAST_TIMEOUT if fast else STORY_TIMEOUT)
         summarize(result, out)
         narrator.say("stopping everything")
     result.elapsed = time.monotonic() - started

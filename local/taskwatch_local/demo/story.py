@@ -64,3 +64,4 @@ class DemoResult:
     notifications: list[dict[str, Any]]
     elapsed: float
     finished: bool
+    second_act: Any = None  # SecondAct: CI identity, a callback and export drift
