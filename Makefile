@@ -8,12 +8,25 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LAYER_REQUIREMENTS := layers/common/requirements.txt
-# boto3 and s3transfer come with the Lambda runtime; the layer does not ship them.
-EXPORT := $(BIN)/uv export --frozen --no-dev --no-emit-project --no-hashes --format requirements-txt \
-	--no-emit-package boto3 --no-emit-package s3transfer
-PY_SOURCES := layers functions emulator local tests bench
+IDENTITY_REQUIREMENTS := layers/identity/requirements.txt
+# The layers are installed with `pip install --no-deps` (see layers/*/Makefile): each requirements file is
+# the whole set of what its layer ships, exported from uv.lock. Left out of both:
+# - what the python3.12 Lambda runtime already provides (boto3 and its dependency tree);
+RUNTIME_PROVIDED := boto3 botocore s3transfer jmespath python-dateutil six urllib3
+# - what huaweicloudsdkcore declares but BasicCredentials.sign_request and SdkRequest never import
+#   (requests-toolbelt is left out, requests is not: the SDK's auth modules import it at module level);
+SDK_UNUSED := pymongo dnspython simplejson requests-toolbelt defusedxml
+# - PyJWT and cryptography (14 MB of compiled code): only the webhook verifies CI identity tokens, so they
+#   go in the webhook's own layer (IDENTITY_REQUIREMENTS: everything but the common layer's direct deps).
+IDENTITY := pyjwt cryptography cffi pycparser
+COMMON_DIRECT := boto3 huaweicloudsdkcore aws-lambda-powertools pyyaml
+UV_EXPORT := $(BIN)/uv export --frozen --no-dev --no-emit-project --no-hashes --format requirements-txt
+EXPORT := $(UV_EXPORT) $(foreach p,$(RUNTIME_PROVIDED) $(SDK_UNUSED) $(IDENTITY),--no-emit-package $(p))
+EXPORT_IDENTITY := $(UV_EXPORT) $(foreach p,$(COMMON_DIRECT),--prune $(p))
+WORKFLOWS := $(wildcard .github/workflows/*.yml)
+PY_SOURCES := layers functions emulator local tests bench examples client
 
-.PHONY: help demo test lint typecheck imports lock lock-check unit integration template-checks bench bench-smoke clean
+.PHONY: help demo test lint typecheck imports workflows ci-templates lock lock-check unit integration template-checks bench bench-smoke clean
 
 $(STAMP): pyproject.toml uv.lock
 	@test -n "$(PYTHON)" || { echo "python3.12 not found: install it (pyenv install 3.12) or set PYTHON=" >&2; exit 2; }
@@ -31,23 +44,43 @@ demo: $(STAMP) ## the whole pipeline on this machine: emulated AWS + APIG, a CI 
 test: $(STAMP) lint ## lint, types, the import contract, then every test (unit, integration, template rules)
 	$(BIN)/python -m pytest -q -p no:cacheprovider --ignore=tests/template/test_build_output.py
 
-lint: $(STAMP) typecheck imports lock-check ## ruff, ruff format --check, mypy strict, import-linter, lock drift
+lint: $(STAMP) typecheck imports lock-check workflows ci-templates ## ruff, ruff format --check, mypy strict, import-linter, lock drift, workflows, CI templates
 	$(BIN)/ruff check $(PY_SOURCES)
 	$(BIN)/ruff format --check $(PY_SOURCES)
 
 typecheck: $(STAMP) ## mypy strict on everything
-	$(BIN)/mypy layers/common/taskwatch functions/poller/app.py functions/webhook/app.py emulator local tests bench
+	$(BIN)/mypy layers/common/taskwatch functions/poller/app.py functions/webhook/app.py emulator local tests bench examples client/src/taskwatch_cli
 
 imports: $(STAMP) ## the layers contract: domain <- adapters <- entrypoints <- wiring
 	PYTHONPATH=layers/common $(BIN)/lint-imports
 
+workflows: $(STAMP) ## actionlint and zizmor (offline) on .github/workflows
+	$(BIN)/actionlint $(WORKFLOWS)
+	$(BIN)/zizmor --offline --min-severity low $(WORKFLOWS)
+
+# The GitHub Action (action.yml) and the GitLab CI/CD component (templates/taskwatch.yml). actionlint reads
+# workflows, not actions: it checks README.md's example workflow (the block after `<!-- snippet: github-workflow -->`)
+# with the action as `uses: ./`, which also checks its inputs and outputs against action.yml. The component's two
+# YAML documents (spec, then the job) are checked one by one against GitLab's CI schema.
+ci-templates: $(STAMP) ## zizmor + actionlint on the GitHub Action, GitLab's schema on the CI/CD component
+	$(BIN)/zizmor --offline --min-severity low action.yml
+	@dir=$$(mktemp -d) && trap 'rm -rf "$$dir"' EXIT && mkdir -p "$$dir/.git" "$$dir/.github/workflows" \
+	  && cp action.yml "$$dir/" \
+	  && awk '/<!-- snippet: github-workflow -->/ {on = 1; next} on && /^```/ {if (inside) exit; inside = 1; next} inside' \
+	     README.md | sed -E 's#uses: [^ ]+/apig-taskwatch@[^ ]+#uses: ./#' > "$$dir/.github/workflows/readme.yml" \
+	  && test -s "$$dir/.github/workflows/readme.yml" && (cd "$$dir" && $(CURDIR)/$(BIN)/actionlint) \
+	  && awk -v dir="$$dir" '/^---$$/ {n++; next} {print > (dir "/taskwatch-" n ".yml")}' templates/taskwatch.yml \
+	  && $(BIN)/check-jsonschema --builtin-schema vendor.gitlab-ci "$$dir"/taskwatch-*.yml
+
 lock: $(STAMP) ## re-resolve uv.lock and regenerate the layer's requirements from it
 	$(BIN)/uv lock --python $(BIN)/python
 	$(EXPORT) > $(LAYER_REQUIREMENTS)
+	$(EXPORT_IDENTITY) > $(IDENTITY_REQUIREMENTS)
 
 lock-check: $(STAMP) ## fail when uv.lock is stale or the layer's requirements differ from it
 	$(BIN)/uv lock --check --python $(BIN)/python
 	@$(EXPORT) | diff -u $(LAYER_REQUIREMENTS) - || { echo "$(LAYER_REQUIREMENTS) differs from uv.lock: run make lock" >&2; exit 1; }
+	@$(EXPORT_IDENTITY) | diff -u $(IDENTITY_REQUIREMENTS) - || { echo "$(IDENTITY_REQUIREMENTS) differs from uv.lock: run make lock" >&2; exit 1; }
 
 unit: $(STAMP) ## unit tests only
 	$(BIN)/python -m pytest -q tests/unit

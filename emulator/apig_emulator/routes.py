@@ -7,7 +7,7 @@ import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from .auth import Authenticator
 from .multipart import parse_multipart
@@ -31,6 +31,7 @@ class Call:
     task_id: str | None
     headers: Mapping[str, str]
     body: bytes
+    path: str = ""  # the request target as sent (path and query)
 
 
 Endpoint = Callable[[Call], Reply]
@@ -72,6 +73,7 @@ class Router:
                 task_id=unquote(match.group(3)) if route.pattern is _TASK_RE else None,
                 headers=headers,
                 body=body,
+                path=raw_path,
             )
             sent_project = headers.get("x-project-id")
             if sent_project is not None and sent_project.strip() != call.project_id:
@@ -109,6 +111,11 @@ class Router:
         extend_mode = fields.get("extend_mode", "merge").strip() or "merge"
         if extend_mode not in ("merge", "override"):
             raise ApiError(400, "APIG.2011", "The parameter value is invalid,parameterName:extend_mode")
+        if fields.get("api_mode", "merge").strip() not in ("merge", "override"):
+            raise ApiError(400, "APIG.2011", "The parameter value is invalid,parameterName:api_mode")
+        for flag in ("simple_mode", "mock_mode"):
+            if fields.get(flag, "false").strip().lower() not in ("true", "false"):
+                raise ApiError(400, "APIG.2011", f"The parameter value is invalid,parameterName:{flag}")
         try:
             summary = summarize(upload)
         except SwaggerError as exc:
@@ -129,12 +136,23 @@ class Router:
             value = request.get(name)
             if not isinstance(value, str) or not value:
                 raise ApiError(400, "APIG.2001", f"The request parameters must be specified,parameterName:{name}")
-        define = request.get("define", "all")
-        if define not in ("all", "base", "full"):
+        # The documented values (ExportOpenApiReq): define spec|proxy|all|dev (default spec), type json|yaml|yml.
+        define = request.get("define", "spec")
+        if define not in ("spec", "proxy", "all", "dev"):
             raise ApiError(400, "APIG.2011", "The parameter value is invalid,parameterName:define")
         file_type = request.get("type", "json")
-        if file_type not in ("json", "yaml"):
+        if file_type not in ("json", "yaml", "yml"):
             raise ApiError(400, "APIG.2011", "The parameter value is invalid,parameterName:type")
+        for name in ("version",):
+            if name in request and not isinstance(request[name], str):
+                raise ApiError(400, "APIG.2011", f"The parameter value is invalid,parameterName:{name}")
+        apis = request.get("apis", [])
+        if not isinstance(apis, list) or not all(isinstance(api, str) for api in apis):
+            raise ApiError(400, "APIG.2011", "The parameter value is invalid,parameterName:apis")
+        oas_version = (parse_qs(urlsplit(call.path).query).get("oas_version") or ["2.0"])[0]
+        if oas_version not in ("2.0", "3.0"):
+            raise ApiError(400, "APIG.2011", "The parameter value is invalid,parameterName:oas_version")
+        file_type = "yaml" if file_type == "yml" else file_type
         outcome = export_outcome(str(request["group_id"]), str(define), str(file_type), self._tasks.clock())
         task_id = self._tasks.create("export_api", call.project_id, call.instance_id, outcome)
         return Reply(200, json_bytes({"task_id": task_id}))

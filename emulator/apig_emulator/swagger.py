@@ -124,7 +124,7 @@ def export_document(group_id: str, define: str, version: str, host_region: str =
             "x-apigateway-match-mode": "NORMAL",
             "x-apigateway-request-type": "public",
         }
-        if define == "base":
+        if define == "spec":  # the basic definition: front ends only
             op.pop("x-apigateway-backend")
         return op
 

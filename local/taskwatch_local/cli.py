@@ -1,39 +1,27 @@
-"""`taskwatch`: the project's command line.
+"""`python -m taskwatch_local.cli`: the client's `taskwatch` command with the local commands added.
 
-Each module in SUBCOMMAND_MODULES adds its own subcommands through `register(subparsers)`, setting
-`run` (a function of the parsed arguments returning the exit code) as the parser's default.
+The `taskwatch` console script is the client's (taskwatch_cli.cli); in the dev venv it finds `demo`
+and `local` through the entry point group `taskwatch.commands` that pyproject.toml registers. This
+module adds them explicitly, for running from a source tree without that metadata.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-# Modules that add subcommands; a new one only needs to be listed here.
-SUBCOMMAND_MODULES: tuple[str, ...] = (
-    "taskwatch_local.ci",
-    "taskwatch_local.demo",
-    "taskwatch_local.local_up",
-    "taskwatch_local.watch",
-)
+from taskwatch_cli import cli as client_cli
 
-Run = Callable[[argparse.Namespace], int]
+# Modules that add subcommands with `register(subparsers)`; a new one is listed here and in pyproject.toml.
+SUBCOMMAND_MODULES: tuple[str, ...] = ("taskwatch_local.demo", "taskwatch_local.local_up")
 
 
 def build_parser(modules: Sequence[str] = SUBCOMMAND_MODULES) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="taskwatch", description="Watch Huawei Cloud APIG async import/export tasks.")
-    subcommands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in modules:
-        importlib.import_module(name).register(subcommands)
-    return parser
+    return client_cli.build_parser(modules, plugins=False)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one subcommand; usage errors exit with 2 (argparse's own convention)."""
-    args = build_parser().parse_args(argv)
-    run: Run = args.run
-    return run(args)
+    return client_cli.main(argv, modules=SUBCOMMAND_MODULES, plugins=False)
 
 
 if __name__ == "__main__":

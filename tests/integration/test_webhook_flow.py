@@ -260,10 +260,9 @@ def test_cli_submit_and_wait_exits_with_the_outcome(
         "60",
         env={"TASKWATCH_WEBHOOK_KEY": webhook.harness.stack.webhook_key},
     )
-    # Then it prints the status URL, then the final record, and exits with the outcome's code
-    status_url, _, record_text = done.stdout.partition("\n")
-    assert status_url == f"{webhook.url}/tasks/cli1", done.stderr
-    record = json.loads(record_text)
+    # Then stdout is the final record alone, the status URL is said on stderr, and the exit code is the outcome's
+    assert f"{webhook.url}/tasks/cli1" in done.stderr
+    record = json.loads(done.stdout)
     assert (record["status"], record["task_id"], record["source"]) == (status, "cli1", {"pipeline": 42})
     assert done.returncode == exit_code
     # And progress went to stderr, one line per change (not a terminal)
@@ -275,7 +274,12 @@ def test_cli_wait_reads_a_submitted_task(webhook: Webhook) -> None:
     env = {"CI_KEY": webhook.harness.stack.webhook_key}
     common = ["--url", webhook.url, "--key-env", "CI_KEY", "--task-id", "cli2"]
     submitted = taskwatch("submit", *common, "--project-id", PROJECT_ID, "--instance-id", INSTANCE_ID, env=env)
-    assert (submitted.returncode, submitted.stdout) == (0, f"{webhook.url}/tasks/cli2\n")
+    assert submitted.returncode == 0, submitted.stderr
+    assert json.loads(submitted.stdout) == {
+        "task_id": "cli2",
+        "status": "queued",
+        "status_url": f"{webhook.url}/tasks/cli2",
+    }
     webhook.harness.source.start()
     waited = taskwatch("wait", *common, "--interval", "0.2", env=env)
     assert waited.returncode == 0, waited.stderr
@@ -293,7 +297,8 @@ def test_cli_reports_a_wrong_key_as_an_error(webhook: Webhook) -> None:
         "0.2",
         env={"TASKWATCH_WEBHOOK_KEY": "whsec_" + "A" * 44},
     )
-    assert done.returncode == 2 and "401" in done.stderr and done.stdout == ""
+    assert done.returncode == 2 and "401" in done.stderr
+    assert "401" in json.loads(done.stdout)["error"]
 
 
 def test_cli_without_a_key_is_a_usage_error(webhook: Webhook) -> None:

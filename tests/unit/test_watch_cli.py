@@ -1,4 +1,6 @@
-"""`taskwatch watch` against the APIG emulator over real HTTP (SDK-signed), with tiny delays."""
+"""`taskwatch watch` against the APIG emulator over real HTTP (SDK-signed), with tiny delays.
+
+stdout is the JSON document (the status record's fields); progress goes to stderr."""
 
 from __future__ import annotations
 
@@ -6,11 +8,12 @@ import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from apig_emulator import ApigEmulator, ScriptedAnswer
-from taskwatch_local import cli
+from taskwatch_cli import cli
 
 PROJECT_ID = "0123456789abcdef0123456789abcdef"
 INSTANCE_ID = "eddc4d25480b4cd6b512f270a1b8b341"
@@ -25,9 +28,9 @@ def apig(monkeypatch: pytest.MonkeyPatch) -> Iterator[ApigEmulator]:
         yield emulator
 
 
-def watch(apig: ApigEmulator, task_id: str, *extra: str) -> tuple[int, str]:
-    out = io.StringIO()
-    args = cli.build_parser().parse_args(
+def watch(apig: ApigEmulator, task_id: str, *extra: str) -> tuple[int, dict[str, Any]]:
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.main(
         [
             "watch",
             "--endpoint",
@@ -45,9 +48,13 @@ def watch(apig: ApigEmulator, task_id: str, *extra: str) -> tuple[int, str]:
             "--max-wait",
             "20",
             *extra,
-        ]
+        ],
+        out=out,
+        err=err,
+        plugins=False,
     )
-    return args.run(args, out=out), out.getvalue()
+    document: dict[str, Any] = json.loads(out.getvalue())
+    return code, document
 
 
 def test_a_succeeded_export_is_written_to_the_out_file(apig: ApigEmulator, tmp_path: Path) -> None:
@@ -55,11 +62,12 @@ def test_a_succeeded_export_is_written_to_the_out_file(apig: ApigEmulator, tmp_p
     task_id = apig.create_task("export_api", PROJECT_ID, INSTANCE_ID, ScriptedAnswer.export_json(swagger))
     target = tmp_path / "export.json"
 
-    code, output = watch(apig, task_id, "--expected-type", "export_api", "--out", str(target))
+    code, document = watch(apig, task_id, "--expected-type", "export_api", "--out", str(target))
 
-    assert code == 0, output
+    assert code == 0, document
     assert target.read_text(encoding="utf-8") == swagger
-    assert "outcome: succeeded" in output
+    assert document["outcome"] == "succeeded"
+    assert document["export"] == {"file": str(target.resolve())}
     assert apig.calls(task_id) >= 2  # it polled while the task was waiting/processing
 
 
@@ -80,7 +88,7 @@ def test_an_export_without_out_lands_in_the_current_directory_under_its_name(
 @pytest.mark.parametrize(
     ("outcome", "expected"),
     [
-        (ScriptedAnswer.failed("APIG.3201", "The API group name already exists"), "outcome: failed"),
+        (ScriptedAnswer.failed("APIG.3201", "The API group name already exists"), "failed"),
         (
             ScriptedAnswer.succeed(
                 {
@@ -95,31 +103,30 @@ def test_an_export_without_out_lands_in_the_current_directory_under_its_name(
                     ],
                 }
             ),
-            "outcome: partial_failure",
+            "partial_failure",
         ),
     ],
 )
 def test_other_outcomes_exit_non_zero(apig: ApigEmulator, outcome: ScriptedAnswer, expected: str) -> None:
     task_id = apig.create_task("import_api", PROJECT_ID, INSTANCE_ID, outcome)
 
-    code, output = watch(apig, task_id)
+    code, document = watch(apig, task_id)
 
     assert code == 1
-    assert expected in output
-    assert "APIG.3201" in output
+    assert document["outcome"] == expected
+    assert document["error_code"] == "APIG.3201"
 
 
 def test_unknown_task_and_wrong_type_exit_non_zero(apig: ApigEmulator) -> None:
-    assert watch(apig, "no-such-task")[0] == 1
+    code, document = watch(apig, "no-such-task")
+    assert (code, document["outcome"]) == (1, "not_found")
     task_id = apig.create_task("import_api", PROJECT_ID, INSTANCE_ID)
-    code, output = watch(apig, task_id, "--expected-type", "export_api")
-    assert code == 1
-    assert "outcome: error" in output
+    code, document = watch(apig, task_id, "--expected-type", "export_api")
+    assert (code, document["outcome"]) == (1, "error")
 
 
 def test_bad_credentials_are_unauthorized(apig: ApigEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HUAWEICLOUD_SDK_SK", "wrong")
     task_id = apig.create_task("export_api", PROJECT_ID, INSTANCE_ID)
-    code, output = watch(apig, task_id)
-    assert code == 1
-    assert "outcome: unauthorized" in output
+    code, document = watch(apig, task_id)
+    assert (code, document["outcome"]) == (1, "unauthorized")
