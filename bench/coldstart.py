@@ -1,8 +1,13 @@
 """1. Cold start: each handler imported and handed one first event in a fresh interpreter, interleaved with the
-anchor (and with the poller at another git ref when asked), plus the poller's import-time profile."""
+anchor (and with the poller at another git ref when asked), plus the poller's import-time profile.
+
+Every child runs Lambda-like (bench/layer.py): `python -S` on PYTHONPATH alone, the handlers on the built common
+layer and the runtime's packages, the anchor on its own dependencies; nobody writes or finds bytecode for the
+layer's code, as on Lambda, where /opt is read-only."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import uuid
 from dataclasses import dataclass, field
@@ -22,6 +27,7 @@ from bench.harness import (
     sqs_event,
     webhook_event,
 )
+from bench.layer import SITE_PACKAGES, LambdaLike
 
 POLLER = ROOT / "functions" / "poller" / "app.py"
 
@@ -68,46 +74,55 @@ def layer_at(ref: str, workdir: Path) -> LayerAtRef:
     raise RuntimeError(f"layers/common/taskwatch at {ref} has neither wiring.py nor runtime.py")
 
 
-def bench_cold_start(local: Local, n: int, workdir: Path, compare_ref: str | None = None) -> ColdStart:
+def bench_cold_start(
+    local: Local, n: int, workdir: Path, lambda_env: LambdaLike, compare_ref: str | None = None
+) -> ColdStart:
     stack = new_stack(local)
     env = child_env(stack, local.apig.url)
     arn = queue_arn(stack)
-    from apig_emulator import Step
+    from apig_emulator import ScriptedAnswer
 
     kinds = ["poller", "anchor"]
     if (ROOT / "functions" / "webhook" / "app.py").exists():
         kinds.insert(1, "webhook")
-    envs = {kind: env for kind in kinds}
+    envs = {kind: {**env, **lambda_env.env()} for kind in kinds}
+    envs["anchor"] = {**env, **lambda_env.anchor_env()}
     handlers: dict[str, Path] = {}
+    roots: dict[str, Path] = {kind: lambda_env.layer for kind in kinds}
     if compare_ref:
-        kinds.insert(1, f"poller@{compare_ref}")
+        label = f"poller@{compare_ref}"
+        kinds.insert(1, label)
         at_ref = layer_at(compare_ref, workdir)
-        envs[kinds[1]] = {**env, "PYTHONPATH": str(at_ref.pythonpath)}
-        handlers[kinds[1]] = at_ref.poller
+        # The ref's package first; this venv's site-packages last, for what an older handler imported and the
+        # layer no longer ships (the X-Ray SDK).
+        ref_env = lambda_env.env(at_ref.pythonpath)
+        ref_env["PYTHONPATH"] += os.pathsep + str(SITE_PACKAGES)
+        envs[label] = {**env, **ref_env}
+        handlers[label] = at_ref.poller
+        roots[label] = at_ref.pythonpath
     out = ColdStart({kind: [] for kind in kinds})
     for i in range(n + 1):  # the first round warms the OS file cache and is not counted
         for label in kinds:
             kind = label.split("@")[0]
             task_id = f"cold{i}{kind}{uuid.uuid4().hex[:8]}"
-            local.apig.script(task_id, [Step.waiting()], task_type="export_api")
+            local.apig.script(task_id, [ScriptedAnswer.waiting()], task_type="export_api")
             event = (
                 webhook_event(stack.webhook_key, task_id)
                 if kind == "webhook"
                 else sqs_event(poll_body(task_id, expected_type="export_api"), arn)
             )
-            run = run_child(kind, event, envs[label], workdir, handlers.get(label))
+            run = run_child(kind, event, envs[label], workdir, handlers.get(label), python_args=("-S",))
             check_answer(kind, run.answer)
-            if label in handlers:
-                check_imported_from(label, run, Path(envs[label]["PYTHONPATH"]))
+            check_imported_from(label, run, roots[label])
             if i > 0:
                 out.runs[label].append(run)
-    out.profile = import_profile(env)
+    out.profile = import_profile({**env, **lambda_env.env()})
     return out
 
 
 def check_imported_from(label: str, run: ChildRun, package_root: Path) -> None:
-    """A module missing from the ref's package is quietly served from this tree by the editable install's
-    finder, which would compare a mix of both trees; stop instead."""
+    """Every taskwatch module must come from the package under test (the built layer, or the ref's package):
+    a mix of trees would measure neither."""
     strays = [name for name in run.taskwatch_files if not Path(name).is_relative_to(package_root)]
     if strays:
         raise RuntimeError(f"{label} imported taskwatch modules from outside {package_root}: {strays[:5]}")
@@ -120,7 +135,7 @@ def import_profile(env: dict[str, str]) -> list[tuple[int, int, str]]:
         "m = importlib.util.module_from_spec(s); sys.modules['poller_app'] = m; s.loader.exec_module(m)"
     )
     done = subprocess.run(  # noqa: S603
-        [PY, "-X", "importtime", "-c", code], env=env, capture_output=True, text=True, check=True, cwd=ROOT
+        [PY, "-S", "-X", "importtime", "-c", code], env=env, capture_output=True, text=True, check=True, cwd=ROOT
     )
     rows: list[tuple[int, int, str]] = []
     for line in done.stderr.splitlines():

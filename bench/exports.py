@@ -35,7 +35,7 @@ def swagger_of(size: int) -> str:
 
 
 def bench_memory(local: Local, sizes_mb: list[int], repeats: int, workdir: Path) -> dict[int, list[ChildRun]]:
-    from apig_emulator import Step
+    from apig_emulator import ScriptedAnswer
 
     stack = new_stack(local)
     env = child_env(stack, local.apig.url)
@@ -46,9 +46,9 @@ def bench_memory(local: Local, sizes_mb: list[int], repeats: int, workdir: Path)
         out[size_mb] = []
         for _ in range(repeats):
             task_id = f"mem{size_mb}x{uuid.uuid4().hex[:8]}"
-            local.apig.script(task_id, [Step.export_json(text)], task_type="export_api")
+            local.apig.script(task_id, [ScriptedAnswer.export_json(text)], task_type="export_api")
             run = run_child("poller", sqs_event(poll_body(task_id, expected_type="export_api"), arn), env, workdir)
             check_answer("poller", run.answer)
             out[size_mb].append(run)
-            local.apig.script(task_id, [Step.waiting()])  # let the emulator drop the large answer
+            local.apig.script(task_id, [ScriptedAnswer.waiting()])  # let the emulator drop the large answer
     return out

@@ -110,9 +110,15 @@ def child_env(stack: Any, apig_url: str) -> dict[str, str]:
 
 
 def run_child(
-    kind: str, event: dict[str, Any], env: dict[str, str], workdir: Path, handler: Path | None = None
+    kind: str,
+    event: dict[str, Any],
+    env: dict[str, str],
+    workdir: Path,
+    handler: Path | None = None,
+    python_args: tuple[str, ...] = (),
 ) -> ChildRun:
-    """One fresh interpreter running bench/child.py; `handler` replaces the kind's handler file of this tree."""
+    """One fresh interpreter running bench/child.py; `handler` replaces the kind's handler file of this tree,
+    `python_args` go to the interpreter (-S: no site-packages, for Lambda-like runs on PYTHONPATH alone)."""
     event_path = workdir / f"{uuid.uuid4().hex}.event.json"
     result_path = event_path.with_suffix(".result")
     event_path.write_text(json.dumps(event))
@@ -120,7 +126,7 @@ def run_child(
     with (workdir / "child.stderr").open("ab") as stderr:
         started = time.perf_counter()
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and script
-            [PY, str(BENCH / "child.py"), kind, str(event_path), str(result_path), *extra],
+            [PY, *python_args, str(BENCH / "child.py"), kind, str(event_path), str(result_path), *extra],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=stderr,

@@ -20,11 +20,14 @@ from pathlib import Path
 # Run as a script, Python puts bench/ on the path, not the repository root that `bench.*` lives in.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.client import bench_client
 from bench.coldstart import bench_cold_start
 from bench.costs import bench_costs
+from bench.drift import bench_drift
 from bench.exports import bench_memory
 from bench.harness import local_emulators
-from bench.layer import bench_package
+from bench.hostile import bench_hostile
+from bench.layer import bench_package, lambda_like
 from bench.plot import plot
 from bench.prices import ASSUMED_APIG_RTT
 from bench.report import Results, report
@@ -51,12 +54,22 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="taskwatch-bench-") as tmp, local_emulators() as local:
         workdir = Path(tmp)
+        step("0. build the common layer (layers/common/Makefile) and the Lambda-like paths")
+        lambda_env = lambda_like(workdir)
         step("1. cold start")
-        results.cold = bench_cold_start(local, repeats, workdir, args.compare_ref)
+        results.cold = bench_cold_start(local, repeats, workdir, lambda_env, args.compare_ref)
         step("2. requests and cost")
         results.costs = bench_costs(local)
         step("4. memory with large exports")
         results.memory = bench_memory(local, [1] if args.smoke else [1, 20, 50], 1 if args.smoke else 3, workdir)
+        step("6. package size")
+        results.package = bench_package(3 if args.smoke else 7, lambda_env)
+        step("8. the CI client")
+        results.client = bench_client(workdir, 3 if args.smoke else 15)
+        step("9. hostile APIG answers (the 64 MiB cap)")
+        results.hostile = bench_hostile(1 if args.smoke else 5, workdir, smoke=args.smoke)
+        step("10. export drift: diff time and memory")
+        results.drift = bench_drift([1] if args.smoke else [1, 20], 1 if args.smoke else 5, workdir)
     step("3. poll schedule")
     results.schedule = bench_schedule(500 if args.smoke else 2000)
     results.calls_60min = {
@@ -67,9 +80,6 @@ def main() -> None:
     step("5. scale")
     results.scale_sweep = {n: bench_scale(10_000, n, ASSUMED_APIG_RTT) for n in (2, 3, 4, 5, 10)}
     results.scale = results.scale_sweep[5]
-    step("6. package size")
-    with tempfile.TemporaryDirectory(prefix="taskwatch-layer-") as tmp:
-        results.package = bench_package(3 if args.smoke else 7, Path(tmp))
     plot_path = out.parent / ("bench-smoke.png" if args.smoke else "bench/benchmarks.png")
     plot_path.parent.mkdir(parents=True, exist_ok=True)
     plot(results.schedule, results.scale, plot_path)

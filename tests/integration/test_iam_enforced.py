@@ -162,13 +162,15 @@ def test_enforcement_is_on_and_each_role_is_held_to_its_own_resources(enforced: 
     assert error_code(lambda: s3_webhook.put_object(Bucket=webhook.bucket, Key=key, Body=b"{}")) == "AccessDenied"
     dlq_name = enforced.stack.dlq_url.rsplit("/", 1)[1]
     assert error_code(lambda: poller.client("sqs").get_queue_url(QueueName=dlq_name)) == "AccessDenied"
-    # And resources are scoped: the poller writes below the export prefix only, and reads its own secret only
+    # And resources are scoped: the poller writes below the export prefix only, and reads its own secrets only
+    # (the Huawei credentials, and the webhook key that signs outcome callbacks)
     s3_poller = poller.client("s3")
     assert error_code(lambda: s3_poller.put_object(Bucket=poller.bucket, Key=key, Body=b"{}")) == "allowed"
     assert error_code(lambda: s3_poller.put_object(Bucket=poller.bucket, Key="elsewhere", Body=b"{}")) == "AccessDenied"
     secrets_poller = poller.client("secretsmanager")
     assert error_code(lambda: secrets_poller.get_secret_value(SecretId=poller.huawei_secret_id)) == "allowed"
-    assert error_code(lambda: secrets_poller.get_secret_value(SecretId=poller.webhook_secret_id)) == "AccessDenied"
+    assert error_code(lambda: secrets_poller.get_secret_value(SecretId=poller.webhook_secret_id)) == "allowed"
+    assert error_code(lambda: s3_poller.get_object(Bucket=poller.bucket, Key="elsewhere")) == "AccessDenied"
     secrets_webhook = webhook.client("secretsmanager")
     assert error_code(lambda: secrets_webhook.get_secret_value(SecretId=webhook.huawei_secret_id)) == "AccessDenied"
     # And the webhook cannot publish notifications

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 SPEC_POLLER_ENV = {
     "TASK_QUEUE_URL",
@@ -24,6 +27,9 @@ SPEC_POLLER_ENV = {
     "POLL_MIN_DELAY_SECONDS",
     "POLL_MAX_DELAY_SECONDS",
     "POLL_MAX_WAIT_SECONDS",
+    "NOTIFY_ON_DRIFT",
+    "CALLBACK_ALLOWED_HOSTS",
+    "WEBHOOK_SECRET_ID",
 }
 SPEC_WEBHOOK_ENV = {
     "TASK_QUEUE_URL",
@@ -31,10 +37,13 @@ SPEC_WEBHOOK_ENV = {
     "WEBHOOK_SECRET_ID",
     "HUAWEI_REGION",
     "POLL_MAX_WAIT_SECONDS",
+    "OIDC_TRUST",
+    "CALLBACK_ALLOWED_HOSTS",
 }
 POWERTOOLS_ENV = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "LOG_LEVEL"}
 ALL_SPEC_ENV = SPEC_POLLER_ENV | SPEC_WEBHOOK_ENV
 SECRET_ID_ENV = {"HUAWEI_CREDENTIALS_SECRET_ID": "HuaweiCredentialsSecret", "WEBHOOK_SECRET_ID": "WebhookSecret"}
+OPTIONAL_PARAMETERS = {"OIDC_TRUST": "OidcTrust", "CALLBACK_ALLOWED_HOSTS": "CallbackAllowedHosts"}
 # Actions AWS offers no resource-level permissions for; "*" is the only possible Resource.
 RESOURCE_STAR_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 ARN_FROM_REF_TYPES = {
@@ -158,7 +167,7 @@ def test_dead_letter_queue_alarm_notifies_the_topic(template: dict[str, Any]) ->
     dlq_alarms = [
         a["Properties"]
         for a in alarms
-        if a["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+        if a["Properties"].get("MetricName") == "ApproximateNumberOfMessagesVisible"
         and a["Properties"]["Dimensions"][0]["Value"] == {"Fn::GetAtt": ["TaskDeadLetterQueue", "QueueName"]}
     ]
     # Then it fires on any message and notifies the topic
@@ -228,10 +237,44 @@ def test_functions_are_arm64_python312_traced(template: dict[str, Any]) -> None:
         assert function_setting(template, function_id, "Tracing") == "Active"
         assert function_setting(template, function_id, "MemorySize")
         assert function_setting(template, function_id, "Timeout")
-    # And the layer is built by SAM for the same runtime and architecture
-    layer = template["Resources"]["CommonLayer"]
-    assert layer["Metadata"] == {"BuildMethod": "python3.12", "BuildArchitecture": "arm64"}
-    assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+    # And both layers are built by their own Makefiles (pip --no-deps) for arm64
+    common, identity = template["Resources"]["CommonLayer"], template["Resources"]["IdentityLayer"]
+    for layer in (common, identity):
+        assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}
+        assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+        assert layer["Properties"]["CompatibleRuntimes"] == ["python3.12"]
+
+
+@pytest.mark.parametrize("layer_id", ["CommonLayer", "IdentityLayer"])
+def test_layer_makefile_has_the_target_sam_runs(template: dict[str, Any], layer_id: str) -> None:
+    # Given a layer's source directory
+    source = REPO_ROOT / template["Resources"][layer_id]["Properties"]["ContentUri"]
+    makefile = (source / "Makefile").read_text()
+    # Then it has build-<logical id>, installs without dependency resolution for arm64, from requirements.txt
+    assert re.search(rf"^build-{layer_id}:", makefile, re.MULTILINE)
+    assert "--no-deps" in makefile and "manylinux2014_aarch64" in makefile and "--only-binary=:all:" in makefile
+    assert "requirements.txt" in makefile and (source / "requirements.txt").is_file()
+
+
+def test_only_the_webhook_carries_the_identity_layer(template: dict[str, Any]) -> None:
+    # Given the layers of each function (SAM appends a function's Layers to the Globals' list)
+    global_layers = template["Globals"]["Function"]["Layers"]
+    webhook = template["Resources"]["WebhookFunction"]["Properties"].get("Layers", [])
+    poller = template["Resources"]["PollerFunction"]["Properties"].get("Layers", [])
+    # Then every function has the common layer, and only the webhook (which verifies CI tokens) PyJWT's
+    assert global_layers == [{"Ref": "CommonLayer"}]
+    assert webhook == [{"Ref": "IdentityLayer"}]
+    assert poller == []
+
+
+@pytest.mark.parametrize("handler", ["functions/poller/app.py", "functions/webhook/app.py"])
+def test_handlers_do_not_load_the_xray_sdk_or_swagger(handler: str) -> None:
+    # Given a handler's source
+    source = (REPO_ROOT / handler).read_text()
+    # Then it builds no Powertools Tracer (which imports the X-Ray SDK, no longer in the layer), and serves
+    # no Swagger UI (the common layer's build removes its bundled JavaScript)
+    assert not re.search(r"\bTracer\b", source)
+    assert "enable_swagger" not in source
 
 
 def test_each_function_logs_to_its_own_retained_log_group(template: dict[str, Any]) -> None:
@@ -354,21 +397,23 @@ def test_function_policies_only_reach_this_stacks_resources(template: dict[str, 
                 assert refers_to_stack_resource(resource, template), (function_id, statement.get("Sid"), resource)
 
 
-def test_each_function_reads_only_its_own_secret(template: dict[str, Any]) -> None:
+def test_each_function_reads_only_its_own_secrets(template: dict[str, Any]) -> None:
     roles = function_role_ids(template)
-    expected = {"PollerFunction": "HuaweiCredentialsSecret", "WebhookFunction": "WebhookSecret"}
-    for function_id, secret_id in expected.items():
+    # The poller signs outcome callbacks with the webhook key; the webhook never sees Huawei credentials.
+    expected = {"PollerFunction": {"HuaweiCredentialsSecret", "WebhookSecret"}, "WebhookFunction": {"WebhookSecret"}}
+    for function_id, secret_ids in expected.items():
         # Given the function's secret statements
         secret_statements = [
             s
             for s in role_statements(template, roles[function_id])
             if any(a.startswith("secretsmanager:") for a in as_list(s["Action"]))
         ]
-        # Then it may only GetSecretValue, and only on its own secret
+        # Then it may only GetSecretValue, and only on its own secrets
         assert secret_statements
         for statement in secret_statements:
             assert as_list(statement["Action"]) == ["secretsmanager:GetSecretValue"]
-            assert as_list(statement["Resource"]) == [{"Ref": secret_id}]
+        readable = {r["Ref"] for statement in secret_statements for r in as_list(statement["Resource"])}
+        assert readable == secret_ids
 
 
 def test_notification_key_is_used_only_through_sns(template: dict[str, Any]) -> None:
@@ -431,3 +476,16 @@ def test_only_the_poller_may_write_to_the_dead_letter_queue(template: dict[str, 
     assert sorted(map(repr, poller)) == sorted(
         map(repr, [{"Fn::GetAtt": ["TaskQueue", "Arn"]}, {"Fn::GetAtt": ["TaskDeadLetterQueue", "Arn"]}])
     )
+
+
+@pytest.mark.parametrize(("variable", "parameter"), sorted(OPTIONAL_PARAMETERS.items()))
+def test_ci_identity_and_callbacks_are_off_until_an_operator_sets_them(
+    template: dict[str, Any], variable: str, parameter: str
+) -> None:
+    # Given the stack parameter behind the variable
+    assert template["Parameters"][parameter]["Default"] == ""
+    # Then every function that reads it gets it from that parameter
+    for function_id in ("WebhookFunction", "PollerFunction"):
+        env = function_env(template, function_id)
+        if variable in env:
+            assert env[variable] == {"Ref": parameter}
