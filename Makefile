@@ -13,9 +13,9 @@ IDENTITY_REQUIREMENTS := layers/identity/requirements.txt
 # the whole set of what its layer ships, exported from uv.lock. Left out of both:
 # - what the python3.12 Lambda runtime already provides (boto3 and its dependency tree);
 RUNTIME_PROVIDED := boto3 botocore s3transfer jmespath python-dateutil six urllib3
-# - what huaweicloudsdkcore declares but BasicCredentials.sign_request and SdkRequest never import
-#   (requests-toolbelt is left out, requests is not: the SDK's auth modules import it at module level);
-SDK_UNUSED := pymongo dnspython simplejson requests-toolbelt defusedxml
+# - what huaweicloudsdkcore declares but its Signer and SdkRequest never import (taskwatch.adapters.apig signs
+#   with the Signer directly: BasicCredentials' module would import requests and the SDK's IAM clients);
+SDK_UNUSED := pymongo dnspython simplejson requests-toolbelt defusedxml requests idna certifi charset-normalizer
 # - PyJWT and cryptography (14 MB of compiled code): only the webhook verifies CI identity tokens, so they
 #   go in the webhook's own layer (IDENTITY_REQUIREMENTS: everything but the common layer's direct deps).
 IDENTITY := pyjwt cryptography cffi pycparser

@@ -142,7 +142,7 @@ def test_every_shared_object_matches_the_declared_architecture(template: dict[st
 # ------------------------------------------------------------------ the common layer's contents
 
 # What the common layer may hold (top-level names, without their .dist-info): taskwatch, Powertools, PyYAML
-# (taskwatch.domain.drift), huaweicloudsdkcore and what its signer imports at module level.
+# (taskwatch.domain.drift), huaweicloudsdkcore and what its Signer imports at module level.
 COMMON_LAYER_PACKAGES = {
     "taskwatch",
     "aws_lambda_powertools",
@@ -151,10 +151,6 @@ COMMON_LAYER_PACKAGES = {
     "_yaml",
     "huaweicloudsdkcore",
     "pyasn1",
-    "requests",
-    "idna",
-    "certifi",
-    "charset_normalizer",
 }
 # Never in it: what the Lambda runtime provides, huaweicloudsdkcore's unused dependencies, the X-Ray SDK,
 # and the webhook's identity packages (their own layer).
@@ -172,6 +168,8 @@ NOT_IN_COMMON_LAYER = {
     "dns",
     "simplejson",
     "requests_toolbelt",
+    "requests",
+    "certifi",
     "defusedxml",
     "aws_xray_sdk",
     "wrapt",
@@ -240,8 +238,8 @@ def test_common_layer_holds_only_what_the_functions_import(common_layer: Path) -
     assert not names & NOT_IN_COMMON_LAYER, sorted(names & NOT_IN_COMMON_LAYER)
     # ... and nothing beyond the known list (a new dependency is a decision, so it is named here)
     assert names <= COMMON_LAYER_PACKAGES, f"unexpected in the layer: {sorted(names - COMMON_LAYER_PACKAGES)}"
-    # And PyYAML stays, for the export-drift feature, as does the signer's requests
-    assert {"yaml", "requests", "huaweicloudsdkcore", "taskwatch"} <= names
+    # And PyYAML stays, for the export-drift feature
+    assert {"yaml", "huaweicloudsdkcore", "taskwatch"} <= names
 
 
 def test_common_layer_is_at_most_8_mb_unpacked(common_layer: Path) -> None:
@@ -262,23 +260,20 @@ def test_identity_layer_holds_pyjwt_and_its_crypto_backend(build_dir: Path) -> N
 
 def test_built_layer_alone_signs_an_apig_request(common_layer: Path, runtime_stand_in: Path) -> None:
     # Given an interpreter that sees only the standard library, the built layer and the runtime's packages.
-    # Everything the signer imports is pure Python (charset-normalizer is installed from its pure wheel and
-    # PyYAML's extension is not imported), so the arm64 layer runs here whatever this machine is; the
-    # child also reports any compiled module it loaded, which must be none from the layer.
+    # Everything the signer imports is pure Python (PyYAML's extension is not imported), so the arm64 layer
+    # runs here whatever this machine is; the child also reports any compiled module it loaded, which must
+    # be none from the layer.
     code = """
 import json, sys
-import taskwatch.adapters.apig  # the adapter's own imports resolve in the layer
-from huaweicloudsdkcore.auth.credentials import BasicCredentials
-from huaweicloudsdkcore.sdk_request import SdkRequest
+from taskwatch.adapters.apig import _signed_headers  # the adapter itself, as the poller signs
+from taskwatch.domain.credentials import HuaweiCredentials
 
-request = SdkRequest(method="GET", schema="https", host="apig.cn-north-4.myhuaweicloud.com",
-    resource_path="/v2/p1/apigw/instances/i1/async-tasks/t1", query_params=[],
-    header_params={"Content-Type": "application/json"}, body="")
-signed = BasicCredentials("AKTESTLAYER", "sk-test-layer", "p1").sign_request(request)
+headers = _signed_headers(HuaweiCredentials(ak="AKTESTLAYER", sk="sk-test-layer"), "https",
+    "apig.cn-north-4.myhuaweicloud.com", "/v2/p1/apigw/instances/i1/async-tasks/t1", "p1")
 files = [getattr(m, "__file__", None) or "" for m in list(sys.modules.values())]
-print(json.dumps({"headers": {str(k): str(v) for k, v in signed.header_params.items()}, "files": files}))
+print(json.dumps({"headers": headers, "files": files, "requests": "requests" in sys.modules}))
 """
-    # When it signs a GET of an async task with huaweicloudsdkcore, as taskwatch.adapters.apig does
+    # When the poller's APIG adapter signs a GET of an async task (huaweicloudsdkcore's Signer)
     done = run_isolated(code, common_layer, runtime_stand_in)
     assert done.returncode == 0, done.stderr[-3000:]
     answer = json.loads(done.stdout)
@@ -293,7 +288,8 @@ print(json.dumps({"headers": {str(k): str(v) for k, v in signed.header_params.it
         secrets={"AKTESTLAYER": "sk-test-layer"},
         now=signing.parse_sdk_date(headers["x-sdk-date"]),
     )
-    assert auth.access_key == "AKTESTLAYER"
+    assert auth.access_key == "AKTESTLAYER" and headers["x-project-id"] == "p1"
+    assert answer["requests"] is False
     # ... and every module came from the layer, the runtime's packages or the standard library
     # (the stand-in's packages are symbolic links, so paths are compared as the child saw them)
     roots = [common_layer.absolute(), runtime_stand_in.absolute(), Path(os.__file__).parent, Path(sys.base_prefix)]
