@@ -332,15 +332,5 @@ class CallbackDeliverer:
 def outcome_document(record: TaskRecord) -> dict[str, Any]:
     """What a callback carries: the notification's Message, rebuilt from the record (so every retry sends
     the same bytes but for the signature's timestamp)."""
-    decision = Decision(
-        outcome=Outcome(record.outcome or Outcome.ERROR.value),
-        task_type=record.task_type,
-        error_code=record.error_code,
-        error_msg=record.error_msg,
-        failures=record.failures,
-        export=record.export,
-        report=record.report,
-        finished_at=record.finished_at,
-        drift=record.drift,
-    )
+    decision = Decision.recorded(record)
     return build_notification(record, decision, now=record.finished_at or 0.0).message

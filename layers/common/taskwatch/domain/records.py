@@ -138,6 +138,21 @@ class Decision:
     callback: dict[str, Any] | None = None  # the callback's first state, when the watch has a callback_url
     drift: dict[str, Any] | None = None  # baseline_task_id, added, removed, changed, breaking
 
+    @classmethod
+    def recorded(cls, record: TaskRecord) -> Decision:
+        """The decision a finished record holds, to notify or call back from it again, identically."""
+        return cls(
+            outcome=Outcome(record.outcome or Outcome.ERROR.value),
+            task_type=record.task_type,
+            error_code=record.error_code,
+            error_msg=record.error_msg,
+            failures=record.failures,
+            export=record.export,
+            report=record.report,
+            finished_at=record.finished_at,
+            drift=record.drift,
+        )
+
 
 @dataclass(frozen=True)
 class BaselineScope:

@@ -241,17 +241,7 @@ class Watcher:
         return StepResult(Step.FINISHED, outcome=decision.outcome, detection_lag=lag)
 
     def _notify_recorded(self, poll: ClaimedPoll, record: TaskRecord) -> StepResult:
-        decision = Decision(
-            outcome=Outcome(record.outcome or Outcome.ERROR.value),
-            task_type=record.task_type,
-            error_code=record.error_code,
-            error_msg=record.error_msg,
-            failures=record.failures,
-            export=record.export,
-            report=record.report,
-            finished_at=record.finished_at,
-            drift=record.drift,
-        )
+        decision = Decision.recorded(record)
         self._follow_up(poll, record, decision)
         return StepResult(Step.FINISHED, outcome=decision.outcome)
 
