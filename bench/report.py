@@ -188,8 +188,9 @@ def cold_start_section(cold: ColdStart) -> Section:
         "The poller imports no X-Ray SDK any more (Powertools' Tracer is gone from both handlers; "
         "`Tracing: Active` still has Lambda record every invocation), and its layer no longer carries "
         "huaweicloudsdkcore's unused dependencies. What it imports beyond the anchor is its job: boto3 "
-        "(three clients on the first event), the Huawei signer with requests (imported by the SDK's "
-        "credentials module at module level) and pyasn1. The first event makes four network calls the anchor "
+        "(three clients on the first event) and the Huawei SDK's Signer (taskwatch signs with it directly: "
+        "the SDK's credentials module would import its IAM clients and requests, about 110 ms); the drift "
+        "engine and PyYAML load only when an export drifts. The first event makes four network calls the anchor "
         "does not make."
     )
     auth = next((c for c, _, name in cold.profile if name.strip() == "huaweicloudsdkcore.auth.internal"), 0) / 1000
@@ -658,11 +659,15 @@ def code_changes(cold: ColdStart | None) -> list[str]:
         "",
         "- The common layer is built by `layers/common/Makefile` from `requirements.txt` (exported from uv.lock) "
         "with `pip install --no-deps`: no boto3 tree (the runtime's), none of huaweicloudsdkcore's dependencies "
-        "its signer does not import, no X-Ray SDK, no Swagger UI bundle, charset-normalizer from its pure wheel. "
+        "its Signer does not import (requests included), no X-Ray SDK, no Swagger UI bundle. "
         "PyJWT and cryptography moved to a webhook-only identity layer. 37.7 MB unpacked before.",
         "- `functions/poller/app.py`, `functions/webhook/app.py`: Powertools' Tracer removed (it imported the "
         "X-Ray SDK at every cold start: 123 ms cumulative in the previous profile); Lambda's active tracing "
         "still records each invocation.",
+        "- `taskwatch/adapters/apig.py`: signs with huaweicloudsdkcore's Signer directly (BasicCredentials' module "
+        "imports the SDK's IAM/STS clients and requests), reads APIG under one 15 s deadline and decodes gzip a "
+        "chunk at a time (a bomb at the 64 MiB cap cost twice the cap before); `domain/watcher.py` imports the "
+        "drift engine only when an export drifts.",
         "- Earlier, still in place: one boto3 session for all clients, S3/SNS clients created on first use, "
         "and large exports held in at most two forms at a time.",
     ]
