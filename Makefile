@@ -1,8 +1,10 @@
 # One entry point for every routine task; `make help` lists them. Each target creates the venv itself.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-# Python 3.12, the Lambda runtime's: from PATH, else from pyenv (any 3.12.x), else say so.
-PYTHON ?= $(shell command -v python3.12 2>/dev/null || ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.12*/bin/python3.12 2>/dev/null | sort -V | tail -n 1)
+# Python 3.12, the Lambda runtime's: pyenv's (any 3.12.x), else one on PATH that really runs (a pyenv shim
+# may exist for a version that is not selected), else say so.
+PYTHON ?= $(shell for p in $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.12*/bin/python3.12 $$(command -v python3.12); do \
+	"$$p" -c "import sys; assert sys.version_info[:2] == (3, 12)" 2>/dev/null && { echo "$$p"; break; }; done)
 UV_VERSION := 0.13.8
 VENV := .venv
 BIN := $(VENV)/bin
