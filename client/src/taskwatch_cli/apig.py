@@ -64,7 +64,7 @@ def _bool(value: bool) -> str:
     return "true" if value else "false"
 
 
-def import_request(
+def import_request(  # noqa: PLR0913 - one keyword per documented APIG form field
     project_id: str,
     instance_id: str,
     document: bytes,
@@ -113,7 +113,7 @@ def import_request(
     )
 
 
-def export_request(
+def export_request(  # noqa: PLR0913 - one keyword per documented APIG body field
     project_id: str,
     instance_id: str,
     *,
