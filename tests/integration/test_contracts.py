@@ -256,3 +256,8 @@ def test_the_store_reads_back_what_it_stored(store: ExportStore, request: pytest
     key = f"exports/i1/{request.node.callspec.id}-read/swagger.json"
     store.put(key, '{"ü": 1}'.encode(), content_type="application/json", metadata={})
     assert store.get(key) == '{"ü": 1}'.encode()
+
+
+def test_reading_a_missing_object_is_a_key_error(store: ExportStore, request: pytest.FixtureRequest) -> None:
+    with pytest.raises(KeyError):
+        store.get(f"exports/i1/{request.node.callspec.id}-gone/swagger.json")

@@ -152,3 +152,17 @@ def test_a_resumed_export_that_already_moved_the_baseline_still_compares_with_it
     record = watcher.records.get("e2")
     assert record is not None and record.drift is not None and record.drift["baseline_task_id"] == "e1"
     assert record.outcome == Outcome.SUCCEEDED.value
+
+
+def test_a_baseline_whose_export_is_gone_gives_no_drift_instead_of_failing() -> None:
+    # Given a baseline whose stored export was deleted since (a lifecycle rule, an operator)
+    watcher, clock = watcher_for(("e1", V1), ("e2", V2_ADDED))
+    run(watcher, clock, "e1")
+    store = watcher.store
+    assert isinstance(store, FakeStore)
+    store.objects.clear()
+    # When the next export of the group succeeds
+    run(watcher, clock, "e2")
+    # Then it is stored and succeeds, with no drift report rather than a failure on every retry
+    record = watcher.records.get("e2")
+    assert record is not None and record.outcome == "succeeded" and record.drift is None

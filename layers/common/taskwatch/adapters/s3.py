@@ -38,6 +38,12 @@ class S3ExportStore:
         return True
 
     def get(self, key: str) -> bytes:
+        """The object's bytes; KeyError when it is gone (a lifecycle rule, an operator)."""
         with aws_call("reading a stored export from S3"):
-            answer = self._client.get_object(Bucket=self.bucket, Key=key)
+            try:
+                answer = self._client.get_object(Bucket=self.bucket, Key=key)
+            except Exception as exc:
+                if error_code(exc) in ("NoSuchKey", "404"):
+                    raise KeyError(key) from exc
+                raise
             return bytes(answer["Body"].read())

@@ -32,7 +32,7 @@ class ExportStore(Protocol):
         ...
 
     def get(self, key: str) -> bytes:
-        """An object stored before (a baseline export, for the drift report)."""
+        """An object stored before (a baseline export, for the drift report); KeyError when it is gone."""
         ...
 
 

@@ -327,8 +327,10 @@ class Watcher:
         try:
             before = drift.load_definition(self.store.get(baseline_key).decode("utf-8", "replace"))
             report = drift.diff(before, drift.load_definition(content))
-        except drift.DefinitionError:
-            return None  # one side is not an API definition we can read: no report rather than a wrong one
+        except (drift.DefinitionError, KeyError):
+            # One side is not an API definition we can read, or the baseline's object is gone: no report
+            # rather than a wrong one, and never a watch that fails on every retry.
+            return None
         del before
         body = json.dumps(report.to_json(baseline_task_id), ensure_ascii=False, indent=2).encode("utf-8")
         self.store.put(key.rsplit("/", 1)[0] + "/" + DRIFT_NAME, body, content_type="application/json", metadata={})
