@@ -327,9 +327,10 @@ class Watcher:
         try:
             before = drift.load_definition(self.store.get(baseline_key).decode("utf-8", "replace"))
             report = drift.diff(before, drift.load_definition(content))
-        except (drift.DefinitionError, KeyError):
-            # One side is not an API definition we can read, or the baseline's object is gone: no report
-            # rather than a wrong one, and never a watch that fails on every retry.
+        except (drift.DefinitionError, KeyError, ValueError, TypeError, RecursionError):
+            # One side is not an API definition we can read (or one the rules trip over), or the baseline's
+            # object is gone: no report rather than a wrong one, and never a watch that fails on every
+            # retry for the sake of its report. An S3 failure (DependencyError) still retries.
             return None
         del before
         body = json.dumps(report.to_json(baseline_task_id), ensure_ascii=False, indent=2).encode("utf-8")
