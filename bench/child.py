@@ -2,7 +2,7 @@
 
     python bench/child.py <poller|webhook|anchor> <event.json> <result.json> [handler.py]
 
-The environment (AWS_ENDPOINT_URL, the SPEC's variables) comes from the parent. The result file gets
+The environment (AWS_ENDPOINT_URL, the contract's variables) comes from the parent. The result file gets
 the import and first-event times, the answer and the files of the taskwatch modules imported; the parent
 measures whole-process time and peak RSS. `handler.py` replaces the kind's handler file of this tree (the
 poller at another git ref).

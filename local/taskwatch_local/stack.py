@@ -92,7 +92,7 @@ class LocalAws:
     def function_env(
         self, apig_endpoint: str | None = None, credentials: AwsCredentials | None = None
     ) -> dict[str, str]:
-        """The SPEC's environment variables for both functions, pointing at this stack; `credentials` are
+        """The contract's variables (docs/contract.md) for both functions, pointing at this stack; `credentials` are
         what Lambda puts in the environment from the function's execution role (default: moto's test ones)."""
         env = {
             **LOCAL_AWS_ENV,

@@ -1,4 +1,4 @@
-"""The poller's behaviour, one named test per SPEC bullet, on the local stack over real HTTP:
+"""The poller's behaviour, one test per rule of docs/contract.md "Poller", on the local stack over real HTTP:
 moto server (SQS, S3, SNS, DynamoDB, Secrets Manager), the APIG emulator verifying signatures,
 and the SQS event-source stand-in delivering batches to the real handler."""
 

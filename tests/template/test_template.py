@@ -1,4 +1,4 @@
-"""Static checks of template.yaml: the SQS contract, the SPEC's environment, storage and IAM hygiene.
+"""Static checks of template.yaml: the SQS contract, docs/contract.md's environment, storage and IAM hygiene.
 
 Each test reads as Given (the template) / When (we look at one aspect) / Then (what must hold).
 """
@@ -201,7 +201,7 @@ def test_function_has_every_spec_variable_it_needs(
 ) -> None:
     # Given a function's effective environment (Globals merged)
     env = function_env(template, function_id)
-    # Then every SPEC variable it needs is there by its exact name, and nothing beyond the SPEC
+    # Then every contract variable it needs is there by its exact name, and nothing beyond the contract
     assert required <= set(env), f"missing: {sorted(required - set(env))}"
     assert set(env) <= ALL_SPEC_ENV | POWERTOOLS_ENV, f"unexpected: {sorted(set(env) - ALL_SPEC_ENV - POWERTOOLS_ENV)}"
 
@@ -436,7 +436,7 @@ def test_http_api_is_throttled_and_access_logged(template: dict[str, Any]) -> No
     assert api["DefaultRouteSettings"]["ThrottlingBurstLimit"] > 0
     assert api["DefaultRouteSettings"]["ThrottlingRateLimit"] > 0
     assert api["AccessLogSettings"]["DestinationArn"] == {"Fn::GetAtt": ["WebhookApiAccessLogGroup", "Arn"]}
-    # And the webhook serves the two SPEC routes on that API
+    # And the webhook serves the two contract routes on that API
     events = template["Resources"]["WebhookFunction"]["Properties"]["Events"].values()
     routes = {(e["Properties"]["Method"], e["Properties"]["Path"]) for e in events if e["Type"] == "HttpApi"}
     assert {("POST", "/tasks"), ("GET", "/tasks/{task_id}")} <= routes

@@ -34,8 +34,8 @@ from tests.unit.test_webhook_app import EVENTS, SIGNED_AT, World, answer, load, 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
 DOCUMENT = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
-SPEC = OpenAPI.from_path(DOCUMENT)  # openapi-core checks the document itself (openapi-spec-validator) here
-FINDER = APICallPathFinder(SPEC.spec)
+OPENAPI = OpenAPI.from_path(DOCUMENT)  # openapi-core checks the document itself (openapi-spec-validator) here
+FINDER = APICallPathFinder(OPENAPI.spec)
 UNKNOWN_ROUTES = "x-unknown-routes"  # the document's extension for answers to paths it does not list
 ANY_METHOD = "*"
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -49,7 +49,7 @@ type Answer = tuple[str, str, int]  # (METHOD, the document's path, status)
 
 def documented_answers() -> set[Answer]:
     """Every (method, path, status) the document declares, unknown routes included."""
-    document: dict[str, Any] = SPEC.spec.read_value()
+    document: dict[str, Any] = OPENAPI.spec.read_value()
     declared = {
         (method.upper(), path, int(status))
         for path, item in document["paths"].items()
@@ -99,18 +99,18 @@ def validated(event: Event, response: dict[str, Any]) -> Answer:
     except (PathNotFound, ServerNotFound):  # no documented path, under the document's server, is this one
         validate_unknown_route(answered)
         return ANY_METHOD, UNKNOWN_ROUTES, answered.status_code
-    SPEC.validate_response(request, answered)
+    OPENAPI.validate_response(request, answered)
     return request.method.upper(), str(found.path_result.pattern), answered.status_code
 
 
 def validate_unknown_route(answered: MockResponse) -> None:
     """A path the document does not list: the answer must be one of `x-unknown-routes`' responses."""
-    responses = SPEC.spec / UNKNOWN_ROUTES / "responses"
+    responses = OPENAPI.spec / UNKNOWN_ROUTES / "responses"
     assert str(answered.status_code) in responses, f"status {answered.status_code} is not documented"
     content = responses / str(answered.status_code) / "content"
     assert answered.content_type in content, f"content type {answered.content_type!r} is not documented"
     schema = content / answered.content_type / "schema"
-    oas31_schema_validators_factory.create(SPEC.spec, schema).validate(json.loads(answered.data))
+    oas31_schema_validators_factory.create(OPENAPI.spec, schema).validate(json.loads(answered.data))
 
 
 # --- the scenarios: one or more per documented answer --------------------------------------------------
@@ -355,7 +355,7 @@ def a_path_below_a_task(world: World) -> Event:
 
 def test_the_document_is_a_valid_openapi_3_1_document() -> None:
     # Given docs/openapi.yaml, When openapi-core loads it (it validates the document), Then it is OpenAPI 3.1
-    assert (SPEC.version.major, SPEC.version.minor) == ("3", "1")
+    assert (OPENAPI.version.major, OPENAPI.version.minor) == ("3", "1")
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda scenario: scenario.id)
@@ -395,7 +395,7 @@ def test_the_request_schema_and_the_handler_agree(fields: dict[str, Any], valid:
     body = {"project_id": "p1", "instance_id": "i1", "task_id": "t1", **fields}
     event = request("POST", "/tasks", json.dumps({k: v for k, v in body.items() if v is not None}).encode())
     # When the document's request schema judges it and the real handler answers it
-    errors = list(SPEC.iter_request_errors(openapi_request(event)))
+    errors = list(OPENAPI.iter_request_errors(openapi_request(event)))
     response = World().call(event)
     # Then both accept it or both refuse it, and the answer is the documented one
     assert (not errors, validated(event, response)[2]) == (valid, 202 if valid else 400)

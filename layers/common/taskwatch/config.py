@@ -1,4 +1,4 @@
-"""Configuration, read from the environment once and validated (names are the SPEC's)."""
+"""Configuration, read from the environment once and validated (names: docs/contract.md, "Configuration")."""
 
 from __future__ import annotations
 

@@ -98,7 +98,7 @@ class TaskRecord:
         return not self.status.running
 
     def status_view(self) -> dict[str, Any]:
-        """The record as the status API answers it (SPEC field names; no internal fences)."""
+        """The record as the status API answers it (docs/contract.md field names; no internal fences)."""
         return {
             "task_id": self.task_id,
             "status": self.status.value,
